@@ -1,0 +1,44 @@
+//! Test helpers for b2b-auth (unpublished): real servers on loopback ports, fixed test keys,
+//! a manual clock.
+//!
+//! Every server binds `127.0.0.1` and a free port, and stops when its handle is dropped:
+//! - [`RedisServer`]: Debian's `redis-server`;
+//! - [`MotoServer`]: the `moto` AWS emulator (SSM Parameter Store, Cognito, IAM);
+//! - [`OAuth2MockServer`]: npm's `oauth2-mock-server`, a third-party token server with token
+//!   shaping and fault injection;
+//! - our own issuer, in-process: [`start_sample_issuer`], [`start_issuer`].
+//!
+//! `scripts/install-test-deps` installs the external ones (the README test command runs it).
+//! When one is missing, the helper panics with a message naming that command: a test that
+//! needs a server fails, it never skips.
+//!
+//! The helpers panic rather than return errors: they run inside tests, where a panic with a
+//! clear message is the failure report.
+#![allow(clippy::panic)]
+
+mod clock;
+mod issuer;
+mod keys;
+mod moto;
+mod oauth2_mock;
+mod process;
+mod redis;
+
+use std::path::PathBuf;
+
+pub use clock::ManualClock;
+pub use issuer::{SAMPLE_POOL_TOML, sample_pool, sample_secret, start_issuer, start_sample_issuer};
+pub use keys::{TestKey, jwks};
+pub use moto::MotoServer;
+pub use oauth2_mock::{MockFault, OAuth2MockServer};
+pub use process::free_port;
+pub use redis::{RedisServer, RedisServerBuilder};
+
+/// Where `scripts/install-test-deps` puts moto's venv and oauth2-mock-server:
+/// `$B2B_AUTH_TEST_DEPS`, else `target/test-deps` in the workspace.
+pub fn deps_dir() -> PathBuf {
+    match std::env::var_os("B2B_AUTH_TEST_DEPS") {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-deps"),
+    }
+}
