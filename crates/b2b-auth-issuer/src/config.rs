@@ -204,7 +204,9 @@ impl PoolConfig {
                 ConfigError::InvalidResourceServer { identifier: identifier.clone(), reason }
             })?;
             if !identifiers.insert(identifier.as_str()) {
-                return Err(ConfigError::DuplicateResourceServer { identifier: identifier.clone() });
+                return Err(ConfigError::DuplicateResourceServer {
+                    identifier: identifier.clone(),
+                });
             }
             for scope in &server.scopes {
                 let reason = if scope.name.contains('/') {
@@ -499,9 +501,10 @@ mod tests {
         let client = &config.clients()[0];
         assert_eq!(client.token_validity(), Duration::from_secs(600));
         assert_eq!(config.rotation_grace(), Duration::from_secs(600));
-        assert_eq!(config.resource_servers()[0].scope_names().collect::<Vec<_>>(), [
-            "tires/orders.write"
-        ]);
+        assert_eq!(
+            config.resource_servers()[0].scope_names().collect::<Vec<_>>(),
+            ["tires/orders.write"]
+        );
     }
 
     #[test]
@@ -517,8 +520,9 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_rejected() {
-        let err = PoolConfig::from_toml_str("[[clients]]\nclient_id = \"a\"\nclient_secrett = \"x\"\n")
-            .unwrap_err();
+        let err =
+            PoolConfig::from_toml_str("[[clients]]\nclient_id = \"a\"\nclient_secrett = \"x\"\n")
+                .unwrap_err();
         assert!(matches!(err, ConfigError::Parse { .. }), "{err}");
     }
 
@@ -538,12 +542,15 @@ mod tests {
             (valid().resource_server(ResourceServer::new("x", "").scope("a/b", "")), |e| {
                 matches!(e, ConfigError::InvalidScope { .. })
             }),
-            (valid().resource_server(ResourceServer::new("x", "").scope("a", "").scope("a", "")), |e| {
-                matches!(e, ConfigError::DuplicateScope { .. })
-            }),
-            (valid().client(AppClient::new("car-orders", "x").allowed_scope("tires/orders.write")), |e| {
-                matches!(e, ConfigError::DuplicateClient { .. })
-            }),
+            (
+                valid().resource_server(ResourceServer::new("x", "").scope("a", "").scope("a", "")),
+                |e| matches!(e, ConfigError::DuplicateScope { .. }),
+            ),
+            (
+                valid()
+                    .client(AppClient::new("car-orders", "x").allowed_scope("tires/orders.write")),
+                |e| matches!(e, ConfigError::DuplicateClient { .. }),
+            ),
             (valid().client(AppClient::new("a:b", "x").allowed_scope("tires/orders.write")), |e| {
                 matches!(e, ConfigError::InvalidClientId { .. })
             }),
@@ -553,7 +560,9 @@ mod tests {
             (valid().client(AppClient::new("b", "").allowed_scope("tires/orders.write")), |e| {
                 matches!(e, ConfigError::EmptySecret { .. })
             }),
-            (valid().client(AppClient::new("b", "x")), |e| matches!(e, ConfigError::NoScopes { .. })),
+            (valid().client(AppClient::new("b", "x")), |e| {
+                matches!(e, ConfigError::NoScopes { .. })
+            }),
             (valid().client(AppClient::new("b", "x").allowed_scope("tires/orders.read")), |e| {
                 matches!(e, ConfigError::UnknownScope { .. })
             }),

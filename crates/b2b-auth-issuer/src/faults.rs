@@ -164,7 +164,9 @@ impl Faults {
                 });
                 let mut response = (status, axum::Json(body)).into_response();
                 if let Some(after) = retry_after {
-                    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
+                    response
+                        .headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(after.as_secs()));
                 }
                 Outcome::Respond(response)
             }

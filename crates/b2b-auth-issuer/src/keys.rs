@@ -55,7 +55,11 @@ impl SigningKey {
         // not at the first token.
         // aws-lc refuses moduli under 2048 bits ("TooSmall"), which is also our floor.
         KeyPair::from_der(encoding.as_bytes()).map_err(|rejected| {
-            if rejected.description_() == "TooSmall" { KeyError::TooShort } else { KeyError::Invalid }
+            if rejected.description_() == "TooSmall" {
+                KeyError::TooShort
+            } else {
+                KeyError::Invalid
+            }
         })?;
         let mut public =
             Jwk::from_encoding_key(&encoding, Algorithm::RS256).map_err(|_| KeyError::Invalid)?;

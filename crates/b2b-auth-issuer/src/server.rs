@@ -152,7 +152,11 @@ impl Issuer {
         let kid = key.kid().to_owned();
         let now = self.shared.clock.now();
         self.shared.keys.rotate(key, now, self.shared.rotation_grace)?;
-        tracing::info!(kid, grace_secs = self.shared.rotation_grace.as_secs(), "signing key rotated");
+        tracing::info!(
+            kid,
+            grace_secs = self.shared.rotation_grace.as_secs(),
+            "signing key rotated"
+        );
         Ok(())
     }
 
@@ -173,7 +177,11 @@ impl Issuer {
     ///
     /// # Errors
     /// `invalid_client` for an unknown client, `invalid_scope` for a scope it may not have.
-    pub fn issue_token(&self, client_id: &str, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    pub fn issue_token(
+        &self,
+        client_id: &str,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let client = self
             .shared
             .pool
@@ -182,12 +190,15 @@ impl Issuer {
         self.issue(client, scope)
     }
 
-    fn issue(&self, client: &token::Client, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    fn issue(
+        &self,
+        client: &token::Client,
+        scope: Option<&str>,
+    ) -> Result<TokenResponse, OAuthError> {
         let scope = token::grant_scopes(client, scope)?;
         let keys = self.shared.keys.snapshot();
         let key = keys.signing_key();
-        let (response, jti) =
-            token::mint(key, self.url(), client, scope, self.shared.clock.now())?;
+        let (response, jti) = token::mint(key, self.url(), client, scope, self.shared.clock.now())?;
         bump(&self.shared.counters.tokens_issued);
         tracing::info!(
             client_id = client.id,
@@ -295,7 +306,11 @@ impl IssuerBuilder {
             keys: KeyRing::new(signing_key),
             clock: self.clock,
             rotation_grace: self.config.rotation_grace(),
-            admin_token: self.config.admin.as_ref().map(|a| token::digest_secret(a.token.expose_secret())),
+            admin_token: self
+                .config
+                .admin
+                .as_ref()
+                .map(|a| token::digest_secret(a.token.expose_secret())),
             discovery,
             counters: Counters::default(),
             faults: Faults::default(),
@@ -400,7 +415,10 @@ async fn token_endpoint(State(issuer): State<Issuer>, request: Request) -> Respo
     }
 }
 
-async fn handle_token_request(issuer: &Issuer, request: Request) -> Result<TokenResponse, OAuthError> {
+async fn handle_token_request(
+    issuer: &Issuer,
+    request: Request,
+) -> Result<TokenResponse, OAuthError> {
     let (parts, body) = request.into_parts();
     token::check_content_type(&parts.headers)?;
     let declared_too_large = parts
@@ -552,17 +570,19 @@ impl fmt::Display for ConnectionDropped {
 impl std::error::Error for ConnectionDropped {}
 
 async fn serve_connection(stream: tokio::net::TcpStream, router: Router) {
-    let service = hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
-        let router = router.clone();
-        async move {
-            let response = router.oneshot(request).await.unwrap_or_else(|e: Infallible| match e {});
-            if response.extensions().get::<DropConnection>().is_some() {
-                // A service error makes hyper close the connection without writing anything.
-                return Err(ConnectionDropped);
+    let service =
+        hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+            let router = router.clone();
+            async move {
+                let response =
+                    router.oneshot(request).await.unwrap_or_else(|e: Infallible| match e {});
+                if response.extensions().get::<DropConnection>().is_some() {
+                    // A service error makes hyper close the connection without writing anything.
+                    return Err(ConnectionDropped);
+                }
+                Ok(response)
             }
-            Ok(response)
-        }
-    });
+        });
     let result = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)

@@ -186,16 +186,10 @@ pub(crate) fn authenticate<'p>(
 }
 
 /// Parses `Basic base64(id:secret)`, decoding id and secret as configured.
-fn parse_basic(
-    value: &[u8],
-    encoding: BasicAuthEncoding,
-) -> Result<(String, String), OAuthError> {
+fn parse_basic(value: &[u8], encoding: BasicAuthEncoding) -> Result<(String, String), OAuthError> {
     let malformed = || OAuthError::invalid_client("malformed Basic credentials");
-    let (scheme, credentials) = value
-        .iter()
-        .position(|b| *b == b' ')
-        .map(|i| value.split_at(i))
-        .ok_or_else(malformed)?;
+    let (scheme, credentials) =
+        value.iter().position(|b| *b == b' ').map(|i| value.split_at(i)).ok_or_else(malformed)?;
     if !scheme.eq_ignore_ascii_case(b"basic") {
         return Err(OAuthError::invalid_client("unsupported authentication scheme"));
     }
@@ -204,10 +198,9 @@ fn parse_basic(
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
     match encoding {
-        BasicAuthEncoding::FormUrlEncoded => Ok((
-            form_decode(id).ok_or_else(malformed)?,
-            form_decode(secret).ok_or_else(malformed)?,
-        )),
+        BasicAuthEncoding::FormUrlEncoded => {
+            Ok((form_decode(id).ok_or_else(malformed)?, form_decode(secret).ok_or_else(malformed)?))
+        }
         BasicAuthEncoding::Raw => Ok((id.to_owned(), secret.to_owned())),
     }
 }
@@ -341,10 +334,11 @@ pub(crate) fn mint(
     header.kid = Some(key.kid().to_owned());
     // Cognito's access tokens carry no `typ`; keep the header to `kid` and `alg`.
     header.typ = None;
-    let access_token = jsonwebtoken::encode(&header, &claims, key.encoding_key()).map_err(|error| {
-        tracing::error!(%error, kid = key.kid(), "signing an access token failed");
-        OAuthError::new(ErrorCode::ServerError, "could not sign the access token")
-    })?;
+    let access_token =
+        jsonwebtoken::encode(&header, &claims, key.encoding_key()).map_err(|error| {
+            tracing::error!(%error, kid = key.kid(), "signing an access token failed");
+            OAuthError::new(ErrorCode::ServerError, "could not sign the access token")
+        })?;
     Ok((TokenResponse { access_token, token_type: "Bearer", expires_in, scope }, jti))
 }
 

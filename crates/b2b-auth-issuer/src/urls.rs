@@ -38,6 +38,18 @@ impl IssuerUrls {
         if url.ends_with('/') {
             return Err(invalid("must not end with '/'"));
         }
+        // The path becomes a route prefix: plain segments only (no `{..}` route syntax, no
+        // empty or dot segments).
+        let path = uri.path();
+        let plain_segment = |s: &str| {
+            !s.is_empty()
+                && s != "."
+                && s != ".."
+                && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~!$&'()+,;=:@%".contains(&b))
+        };
+        if path != "/" && !path.split('/').skip(1).all(plain_segment) {
+            return Err(invalid("path segments may only hold unreserved characters"));
+        }
         Ok(Self { issuer: url.to_owned(), base_path: uri.path().trim_end_matches('/').to_owned() })
     }
 
@@ -82,6 +94,9 @@ mod tests {
             "http://host#x",
             "http://user:pw@host",
             "/relative",
+            "http://host/{kid}",
+            "http://host/a//b",
+            "http://host/a/../b",
         ] {
             assert!(IssuerUrls::parse(url).is_err(), "{url} accepted");
         }

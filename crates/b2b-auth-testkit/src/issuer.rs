@@ -1,7 +1,10 @@
 //! Our own issuer, in-process, with the reference scenario's pool.
 
+use std::collections::BTreeSet;
+
 use b2b_auth_issuer::{Issuer, IssuerBuilder, IssuerServer, PoolConfig};
 use secrecy::ExposeSecret as _;
+use serde_json::Value;
 
 /// The text of `config/sample-pool.toml`: the car-orders and tire-orders resource servers and
 /// clients of the reference scenario.
@@ -43,4 +46,45 @@ pub async fn start_issuer(builder: IssuerBuilder) -> IssuerServer {
 /// If it does not start.
 pub async fn start_sample_issuer() -> IssuerServer {
     start_issuer(Issuer::builder(sample_pool())).await
+}
+
+/// Asserts that `claims` are exactly the claim set of a Cognito client-credentials access
+/// token for `client_id`, `scope` and `issuer`, valid for `validity_secs`.
+///
+/// # Panics
+/// On the first claim that differs, naming it.
+pub fn assert_cognito_access_token(
+    claims: &Value,
+    issuer: &str,
+    client_id: &str,
+    scope: &str,
+    validity_secs: u64,
+) {
+    let names: BTreeSet<&str> =
+        claims.as_object().map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default();
+    let expected: BTreeSet<&str> = [
+        "sub",
+        "token_use",
+        "scope",
+        "auth_time",
+        "iss",
+        "exp",
+        "iat",
+        "version",
+        "jti",
+        "client_id",
+    ]
+    .into();
+    assert_eq!(names, expected, "not Cognito's claim set: {claims}");
+    let claim = |name: &str| claims.get(name).cloned().unwrap_or_default();
+    assert_eq!(claim("sub"), client_id, "sub");
+    assert_eq!(claim("client_id"), client_id, "client_id");
+    assert_eq!(claim("token_use"), "access", "token_use");
+    assert_eq!(claim("scope"), scope, "scope");
+    assert_eq!(claim("iss"), issuer, "iss");
+    assert_eq!(claim("version"), 2, "version");
+    assert_eq!(claim("auth_time"), claim("iat"), "auth_time");
+    let (iat, exp) = (claim("iat").as_u64().unwrap_or(0), claim("exp").as_u64().unwrap_or(0));
+    assert_eq!(exp.saturating_sub(iat), validity_secs, "exp - iat");
+    assert_eq!(claim("jti").as_str().map(str::len), Some(36), "jti is a UUID");
 }

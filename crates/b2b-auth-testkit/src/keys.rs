@@ -16,17 +16,29 @@ pub struct TestKey {
 
 impl TestKey {
     /// RSA-2048 for RS256 (also usable with RS384/512 and PS*).
-    pub const RSA: Self =
-        Self { kid: "test-rsa", algorithm: Algorithm::RS256, pem: include_str!("../keys/rsa-2048.pem") };
+    pub const RSA: Self = Self {
+        kid: "test-rsa",
+        algorithm: Algorithm::RS256,
+        pem: include_str!("../keys/rsa-2048.pem"),
+    };
     /// A second RSA-2048 key, for rotation and wrong-key tests.
-    pub const RSA_B: Self =
-        Self { kid: "test-rsa-b", algorithm: Algorithm::RS256, pem: include_str!("../keys/rsa-2048-b.pem") };
+    pub const RSA_B: Self = Self {
+        kid: "test-rsa-b",
+        algorithm: Algorithm::RS256,
+        pem: include_str!("../keys/rsa-2048-b.pem"),
+    };
     /// P-256 for ES256.
-    pub const P256: Self =
-        Self { kid: "test-p256", algorithm: Algorithm::ES256, pem: include_str!("../keys/p256.pem") };
+    pub const P256: Self = Self {
+        kid: "test-p256",
+        algorithm: Algorithm::ES256,
+        pem: include_str!("../keys/p256.pem"),
+    };
     /// Ed25519 for EdDSA.
-    pub const ED25519: Self =
-        Self { kid: "test-ed25519", algorithm: Algorithm::EdDSA, pem: include_str!("../keys/ed25519.pem") };
+    pub const ED25519: Self = Self {
+        kid: "test-ed25519",
+        algorithm: Algorithm::EdDSA,
+        pem: include_str!("../keys/ed25519.pem"),
+    };
     /// RSA-1024: too short, for tests that must refuse it.
     pub const RSA_1024_WEAK: Self = Self {
         kid: "test-rsa-1024",
@@ -130,4 +142,22 @@ fn key_algorithm(algorithm: Algorithm) -> KeyAlgorithm {
 /// A JWKS document (`{"keys":[...]}`) of these keys' public halves.
 pub fn jwks(keys: &[TestKey]) -> Value {
     serde_json::json!({ "keys": keys.iter().map(TestKey::public_jwk_json).collect::<Vec<_>>() })
+}
+
+/// The header and claims of a JWT exactly as the server wrote them, decoded without verifying
+/// anything: for asserting what went into a token, never for trusting it.
+///
+/// # Panics
+/// If `token` is not a compact JWT with JSON header and claims.
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let mut decode = |what: &str| -> Value {
+        let part = parts.next().unwrap_or_else(|| panic!("JWT without {what}"));
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap_or_else(|e| panic!("JWT {what} is not base64url: {e}"));
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("JWT {what} is not JSON: {e}"))
+    };
+    (decode("header"), decode("claims"))
 }

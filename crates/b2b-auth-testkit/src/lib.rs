@@ -20,6 +20,7 @@ mod clock;
 mod issuer;
 mod keys;
 mod moto;
+mod node;
 mod oauth2_mock;
 mod process;
 mod redis;
@@ -27,9 +28,13 @@ mod redis;
 use std::path::PathBuf;
 
 pub use clock::ManualClock;
-pub use issuer::{SAMPLE_POOL_TOML, sample_pool, sample_secret, start_issuer, start_sample_issuer};
-pub use keys::{TestKey, jwks};
+pub use issuer::{
+    SAMPLE_POOL_TOML, assert_cognito_access_token, sample_pool, sample_secret, start_issuer,
+    start_sample_issuer,
+};
+pub use keys::{TestKey, jwks, jwt_parts};
 pub use moto::MotoServer;
+pub use node::{JoseVerified, verify_with_jose};
 pub use oauth2_mock::{MockFault, OAuth2MockServer};
 pub use process::free_port;
 pub use redis::{RedisServer, RedisServerBuilder};

@@ -57,7 +57,9 @@ impl MotoServer {
                 command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
                 command
             },
-            |addr| matches!(http_request(addr, "GET", "/moto-api/", "text/plain", b""), Ok((200, _))),
+            |addr| {
+                matches!(http_request(addr, "GET", "/moto-api/", "text/plain", b""), Ok((200, _)))
+            },
         );
         Self { process, port }
     }

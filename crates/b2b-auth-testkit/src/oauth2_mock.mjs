@@ -83,8 +83,9 @@ function reply(message) {
 
 async function run(command) {
   switch (command.op) {
-    case 'claims': merge(state.claims, command.value); return {};
-    case 'header': merge(state.header, command.value); return {};
+    // Stored as given (nulls included); applied with merge() when a token is signed.
+    case 'claims': Object.assign(state.claims, command.value); return {};
+    case 'header': Object.assign(state.header, command.value); return {};
     case 'lifetime': state.lifetime = command.value; return {};
     case 'fault': {
       const queue = state.faults.get(command.path) ?? [];

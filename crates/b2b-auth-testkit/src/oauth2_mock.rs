@@ -1,14 +1,14 @@
 //! npm's `oauth2-mock-server`: a third-party token server, for interop tests.
 
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::process::{missing, on_path};
+use crate::node::{install_script, node};
 
 const SCRIPT: &str = include_str!("oauth2_mock.mjs");
 const SCRIPT_NAME: &str = "b2b-auth-oauth2-mock.mjs";
@@ -133,34 +133,15 @@ impl OAuth2MockServer {
         Self::start_from(&crate::deps_dir(), algs)
     }
 
-    /// As [`OAuth2MockServer::start_with_keys`], with the npm install under `deps_dir/node`.
+    /// As [`OAuth2MockServer::start_with_keys`], with the npm packages under `deps_dir/node`.
     ///
     /// # Panics
     /// As [`OAuth2MockServer::start`].
     pub fn start_from(deps_dir: &Path, algs: &[&str]) -> Self {
-        let node = on_path("node").unwrap_or_else(|| missing("node (Debian package nodejs)", "PATH"));
-        let dir: PathBuf = deps_dir.join("node");
-        let package = dir.join("node_modules/oauth2-mock-server/package.json");
-        if !package.is_file() {
-            missing("oauth2-mock-server (npm)", &package.display().to_string());
-        }
-        // The script must sit beside node_modules: ES modules resolve imports from their own
-        // location, not from NODE_PATH.
-        let script = dir.join(SCRIPT_NAME);
-        if std::fs::read_to_string(&script).ok().as_deref() != Some(SCRIPT) {
-            // Written aside and renamed, so that a test starting in parallel never runs half
-            // a script.
-            let written = tempfile::NamedTempFile::new_in(&dir)
-                .and_then(|mut file| file.write_all(SCRIPT.as_bytes()).map(|()| file))
-                .and_then(|file| file.persist(&script).map_err(|e| e.error));
-            if let Err(e) = written {
-                panic!("cannot write {}: {e}", script.display());
-            }
-        }
-        let mut child = Command::new(node)
+        let script = install_script(deps_dir, "oauth2-mock-server", SCRIPT_NAME, SCRIPT);
+        let mut child = Command::new(node())
             .arg(&script)
             .arg(json!({ "algs": algs }).to_string())
-            .current_dir(&dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -175,7 +156,9 @@ impl OAuth2MockServer {
             let status = child.wait().map(|s| s.to_string()).unwrap_or_default();
             panic!("oauth2-mock-server did not start ({status}); see its output above")
         });
-        let (Some(port), Some(issuer)) = (field(&ready, "port").as_u64(), field(&ready, "issuer").as_str()) else {
+        let (Some(port), Some(issuer)) =
+            (field(&ready, "port").as_u64(), field(&ready, "issuer").as_str())
+        else {
             panic!("unexpected start-up line from oauth2-mock-server: {ready}");
         };
         Self {
@@ -236,7 +219,9 @@ impl OAuth2MockServer {
 
     /// Requests served on `path` so far (faulted ones included).
     pub fn requests(&self, path: &str) -> u64 {
-        field(&self.command(json!({ "op": "requests", "path": path })), "count").as_u64().unwrap_or(0)
+        field(&self.command(json!({ "op": "requests", "path": path })), "count")
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Adds a key (`RS256`, `ES256`, `EdDSA`, ...) and returns its `kid`. With more than one key

@@ -87,7 +87,9 @@ impl ServerProcess {
                 Err(log) => last_log = log,
             }
         }
-        panic!("{name} did not start after {START_ATTEMPTS} attempts; its log ends with:\n{last_log}")
+        panic!(
+            "{name} did not start after {START_ATTEMPTS} attempts; its log ends with:\n{last_log}"
+        )
     }
 
     /// Polls `probe` until it succeeds; `Err` with the log's tail if the process exits first.

@@ -62,7 +62,15 @@ impl RedisServerBuilder {
                     command.args(["--requirepass", password]);
                 }
                 for (name, password) in &self.users {
-                    command.args(["--user", &format!("{name} on >{password} ~* &* +@all")]);
+                    command.args([
+                        "--user",
+                        name,
+                        "on",
+                        &format!(">{password}"),
+                        "~*",
+                        "&*",
+                        "+@all",
+                    ]);
                 }
                 command
             },
