@@ -62,7 +62,6 @@
 //! Never use this server to protect production traffic: it keeps its keys in memory and its
 //! client secrets in a plain configuration file.
 
-mod clock;
 mod config;
 mod error;
 mod faults;
@@ -72,7 +71,7 @@ mod server;
 mod token;
 mod urls;
 
-pub use clock::{Clock, SystemClock};
+pub use b2b_auth_core::{Clock, SystemClock};
 pub use config::{
     AppClient, BasicAuthEncoding, DEFAULT_ACCESS_TOKEN_VALIDITY, MAX_ACCESS_TOKEN_VALIDITY,
     MIN_ACCESS_TOKEN_VALIDITY, MIN_ADMIN_TOKEN_LEN, PoolConfig, ResourceServer, ScopeConfig,

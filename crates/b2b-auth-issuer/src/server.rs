@@ -21,7 +21,6 @@ use tokio::sync::oneshot;
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt as _;
 
-use crate::clock::{Clock, SystemClock};
 use crate::config::PoolConfig;
 use crate::error::{KeyError, StartError};
 use crate::faults::{DropConnection, Endpoint, Fault, Faults, Outcome};
@@ -29,6 +28,7 @@ use crate::keys::{KeyRing, SigningKey};
 use crate::oauth::{OAuthError, no_store};
 use crate::token::{self, MAX_BODY_BYTES, Pool, TokenResponse};
 use crate::urls::{DISCOVERY_PATH, IssuerUrls, JWKS_PATH, TOKEN_PATH};
+use b2b_auth_core::{Clock, SystemClock};
 
 /// How long a connection may take to send its request headers.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);

@@ -13,10 +13,10 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use crate::clock::unix_secs;
 use crate::config::{BasicAuthEncoding, PoolConfig, is_scope_char};
 use crate::keys::SigningKey;
 use crate::oauth::{ErrorCode, OAuthError};
+use b2b_auth_core::unix_secs;
 
 /// Largest token request body accepted; a client-credentials request needs a few hundred bytes.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024;

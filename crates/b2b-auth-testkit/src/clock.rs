@@ -56,7 +56,7 @@ impl ManualClock {
     }
 }
 
-impl b2b_auth_issuer::Clock for ManualClock {
+impl b2b_auth_core::Clock for ManualClock {
     fn now(&self) -> SystemTime {
         ManualClock::now(self)
     }

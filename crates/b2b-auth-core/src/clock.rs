@@ -3,14 +3,14 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// A source of wall-clock time for `iat`, `exp` and key retirement.
+/// A source of wall-clock time: token lifetimes, JWT `exp`/`nbf`/`iat` checks, key retirement.
 ///
-/// The issuer reads it once per token. Tests inject a manual clock (the test kit has one) to
-/// mint tokens "in the past" or to move past a rotation's grace period without waiting.
+/// Every b2b-auth part that reads the time takes a `Clock` (default [`SystemClock`]). Tests
+/// inject a manual clock (`b2b-auth-testkit` has one) to move time without waiting.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
-/// use b2b_auth_issuer::Clock;
+/// use b2b_auth_core::Clock;
 ///
 /// #[derive(Debug)]
 /// struct Fixed(SystemTime);
@@ -37,6 +37,12 @@ impl Clock for SystemClock {
 }
 
 /// Seconds since the Unix epoch, as JWT `NumericDate`s are; times before 1970 count as 0.
-pub(crate) fn unix_secs(time: SystemTime) -> u64 {
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// assert_eq!(b2b_auth_core::unix_secs(UNIX_EPOCH + Duration::from_millis(1_500)), 1);
+/// assert_eq!(b2b_auth_core::unix_secs(UNIX_EPOCH - Duration::from_secs(1)), 0);
+/// ```
+pub fn unix_secs(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
