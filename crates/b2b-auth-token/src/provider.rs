@@ -1,0 +1,705 @@
+//! [`TokenProvider`]: one token, read lock-free, refreshed ahead of expiry by one request at a
+//! time, shared through an optional [`TokenStore`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwapOption;
+use b2b_auth_core::{Clock, SystemClock};
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use tracing::Instrument as _;
+
+use crate::error::{ConfigError, TokenError, TokenErrorKind};
+use crate::schedule::{Backoff, RefreshPolicy};
+use crate::source::{FetchedToken, SourceKey, TokenSource};
+use crate::store::{TokenEnvelope, TokenStore};
+use crate::token::AccessToken;
+
+/// Default shortest wait after a failed refresh.
+pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// Default longest wait between failed refreshes.
+pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The token being handed out and its schedule.
+struct Current {
+    token: AccessToken,
+    refresh_at: Instant,
+    stale_at: Instant,
+    /// A resource server refused it: never hand it out again.
+    invalidated: bool,
+}
+
+#[derive(Default)]
+struct State {
+    failures: u32,
+    last_error: Option<(SystemTime, TokenError)>,
+    last_refresh: Option<SystemTime>,
+    store_generation: u64,
+}
+
+type Outcome = Result<AccessToken, TokenError>;
+
+struct Inner {
+    source: Arc<dyn TokenSource>,
+    policy: RefreshPolicy,
+    backoff: Backoff,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn TokenStore>>,
+    writer: String,
+    background: bool,
+    current: ArcSwapOption<Current>,
+    /// This provider's refresh in progress, joined by every caller that needs its outcome.
+    flight: Mutex<Option<watch::Receiver<Option<Outcome>>>>,
+    /// Whether `flight` is set, readable without the lock on the hot path.
+    refreshing: AtomicBool,
+    /// No attempt before this many nanoseconds after `epoch` (0: no backoff).
+    next_attempt: AtomicU64,
+    epoch: Instant,
+    state: Mutex<State>,
+    driver_started: AtomicBool,
+    /// Wakes the background driver: a new token, an invalidation, or the provider's end.
+    wake: Arc<Notify>,
+    runtime: OnceLock<Handle>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The driver holds only a weak reference: wake it so that it sees the end and exits.
+        self.wake.notify_one();
+    }
+}
+
+/// How the token stands, for health checks.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+#[non_exhaustive]
+pub enum TokenStatus {
+    /// A token is handed out and not yet due for refresh.
+    Fresh,
+    /// A token is handed out while its replacement is fetched.
+    RefreshDue,
+    /// The token is too close to expiry (or was refused by a resource server): callers wait.
+    Stale,
+    /// No token yet.
+    Missing,
+}
+
+/// A provider's health: the token's status and validity, the last refresh and the last
+/// error. Cheap to compute; safe to expose on a health endpoint (no token in it).
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Health {
+    /// How the token stands.
+    pub status: TokenStatus,
+    /// When the current token expires, if there is one.
+    pub valid_until: Option<SystemTime>,
+    /// When a token was last installed.
+    pub last_refresh: Option<SystemTime>,
+    /// The last failed refresh, and when it happened. Kept after later successes.
+    pub last_error: Option<(SystemTime, TokenError)>,
+    /// Failed refreshes since the last success.
+    pub consecutive_failures: u32,
+}
+
+/// Hands out one access token to any number of callers and keeps it fresh.
+///
+/// Cheap to clone; clones share the token. [`token`](Self::token) is the hot path: while the
+/// token is fresh it is a lock-free read of a prepared token and never touches the network.
+/// Refreshes happen in the background ahead of expiry (see [`RefreshPolicy`]); callers only
+/// wait when there is no token they may use, and then any number of them cause one request.
+/// Providers whose sources have equal [`SourceKey`]s in one process also share their requests.
+///
+/// Failures back off exponentially with jitter (at least the server's `Retry-After`) while
+/// the still-valid token keeps being handed out; a caller that needs a new token during the
+/// back-off gets the last error at once rather than adding to a herd. An expired token is
+/// never handed out.
+///
+/// ```no_run
+/// use b2b_auth_token::{ClientCredentials, TokenProvider};
+///
+/// # async fn call() -> Result<(), Box<dyn std::error::Error>> {
+/// let source = ClientCredentials::builder()
+///     .token_url("https://auth.tires.example/oauth2/token")
+///     .client_id("car-orders")
+///     .client_secret("from-your-secret-manager")
+///     .scope("tires/orders.write")
+///     .build()?;
+/// let provider = TokenProvider::builder(source).build()?;
+///
+/// let token = provider.token().await?;
+/// let response = reqwest::Client::new()
+///     .post("https://api.tires.example/orders")
+///     .header("authorization", token.authorization().clone())
+///     .send()
+///     .await?;
+/// if response.status() == 401 {
+///     provider.invalidate(&token); // the next token() gets a fresh one
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct TokenProvider {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for TokenProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProvider")
+            .field("key", self.inner.source.key())
+            .field("status", &self.health().status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenProvider {
+    /// Starts configuring a provider around `source`.
+    pub fn builder(source: impl TokenSource) -> TokenProviderBuilder {
+        TokenProviderBuilder {
+            source: Arc::new(source),
+            policy: RefreshPolicy::default(),
+            backoff: Backoff { min: DEFAULT_BACKOFF_MIN, max: DEFAULT_BACKOFF_MAX },
+            clock: Arc::new(SystemClock),
+            store: None,
+            writer: None,
+            eager: false,
+            background: true,
+        }
+    }
+
+    /// The current token, fetching one if there is none the caller may use.
+    ///
+    /// # Errors
+    /// The [`TokenError`] of the refresh this call waited for, or — during a back-off after
+    /// failures — the last error, at once.
+    pub async fn token(&self) -> Result<AccessToken, TokenError> {
+        if let Some(token) = self.try_token() {
+            return Ok(token);
+        }
+        if let Ok(runtime) = Handle::try_current() {
+            self.inner.runtime.get_or_init(|| runtime);
+        }
+        self.wait_for_new().await
+    }
+
+    /// The current token if one may be handed out now, without waiting. Starts a background
+    /// refresh when the token is due for one.
+    pub fn try_token(&self) -> Option<AccessToken> {
+        let current = self.inner.current.load();
+        let current = current.as_deref()?;
+        let now = Instant::now();
+        if now < current.refresh_at {
+            return Some(current.token.clone());
+        }
+        if now < current.stale_at {
+            self.kick(now);
+            return Some(current.token.clone());
+        }
+        None
+    }
+
+    /// Reports that a resource server refused `token` (a 401): it is never handed out again,
+    /// and one refresh starts. Any number of calls for the same token start one refresh;
+    /// calls for an older token than the current one do nothing.
+    pub fn invalidate(&self, token: &AccessToken) {
+        let guard = self.inner.current.load();
+        let Some(current) = guard.as_deref() else { return };
+        if current.invalidated || current.token.generation() != token.generation() {
+            return;
+        }
+        let now = Instant::now();
+        let marked = Current {
+            token: current.token.clone(),
+            refresh_at: now,
+            stale_at: now,
+            invalidated: true,
+        };
+        let previous = self.inner.current.compare_and_swap(&guard, Some(Arc::new(marked)));
+        let won = match (previous.as_ref(), guard.as_ref()) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        };
+        if won {
+            tracing::info!(
+                client_id = self.inner.source.key().client_id(),
+                fingerprint = token.fingerprint(),
+                "token refused by a resource server; refreshing"
+            );
+            let _ = self.refresh();
+        }
+    }
+
+    /// Fetches the first token now and waits for it. Optional: [`token`](Self::token) fetches
+    /// on first use anyway. An error here is worth logging, not necessarily fatal: the
+    /// provider keeps trying on the next call.
+    ///
+    /// # Errors
+    /// As [`token`](Self::token).
+    pub async fn warm_up(&self) -> Result<(), TokenError> {
+        self.token().await.map(drop)
+    }
+
+    /// The token's status and validity, and the last refresh and error.
+    pub fn health(&self) -> Health {
+        let state = lock(&self.inner.state);
+        let current = self.inner.current.load();
+        let now = Instant::now();
+        let status = match current.as_deref() {
+            None => TokenStatus::Missing,
+            Some(c) if c.invalidated || now >= c.stale_at => TokenStatus::Stale,
+            Some(c) if now >= c.refresh_at => TokenStatus::RefreshDue,
+            Some(_) => TokenStatus::Fresh,
+        };
+        Health {
+            status,
+            valid_until: current.as_deref().map(|c| c.token.expires_at()),
+            last_refresh: state.last_refresh,
+            last_error: state.last_error.clone(),
+            consecutive_failures: state.failures,
+        }
+    }
+
+    /// Starts a background refresh unless one runs or a back-off forbids it.
+    fn kick(&self, now: Instant) {
+        if self.inner.refreshing.load(Ordering::Acquire) || self.backing_off(now) {
+            return;
+        }
+        let _ = self.refresh();
+    }
+
+    fn backing_off(&self, now: Instant) -> bool {
+        match self.inner.next_attempt.load(Ordering::Acquire) {
+            0 => false,
+            nanos => now < self.inner.epoch + Duration::from_nanos(nanos),
+        }
+    }
+
+    fn runtime(&self) -> Option<Handle> {
+        Handle::try_current().ok().or_else(|| self.inner.runtime.get().cloned())
+    }
+
+    /// Waits for a token when none may be handed out: joins the refresh in progress or starts
+    /// one — unless backing off, when the last error comes back at once.
+    async fn wait_for_new(&self) -> Result<AccessToken, TokenError> {
+        if self.backing_off(Instant::now())
+            && let Some((_, error)) = &lock(&self.inner.state).last_error
+        {
+            return Err(error.clone());
+        }
+        let internal = || TokenError::new(TokenErrorKind::Internal);
+        let mut flight = self.refresh().ok_or_else(internal)?;
+        let outcome = flight.wait_for(Option::is_some).await.map_err(|_| internal())?;
+        outcome.clone().unwrap_or_else(|| Err(internal()))
+    }
+
+    /// Joins this provider's refresh in progress, or starts one on the runtime.
+    fn refresh(&self) -> Option<watch::Receiver<Option<Outcome>>> {
+        let mut flight = lock(&self.inner.flight);
+        if let Some(joined) = flight.as_ref() {
+            return Some(joined.clone());
+        }
+        let runtime = self.runtime()?;
+        let (publish, outcome) = watch::channel(None);
+        *flight = Some(outcome.clone());
+        self.inner.refreshing.store(true, Ordering::Release);
+        drop(flight);
+        let provider = self.clone();
+        runtime.spawn(async move {
+            let result = provider.run_refresh().await;
+            *lock(&provider.inner.flight) = None;
+            provider.inner.refreshing.store(false, Ordering::Release);
+            let _ = publish.send(Some(result));
+        });
+        Some(outcome)
+    }
+
+    /// One refresh: adopt a newer token from the store, or fetch one (merged with concurrent
+    /// fetches for the same key) and share it through the store.
+    async fn run_refresh(&self) -> Outcome {
+        let key = self.inner.source.key();
+        let attempt = lock(&self.inner.state).failures + 1;
+        let span = tracing::info_span!(
+            "token_refresh",
+            client_id = key.client_id(),
+            idp_host = key.host(),
+            attempt,
+            outcome = tracing::field::Empty,
+        );
+        async {
+            if let Some(token) = self.adopt_from_store().await {
+                tracing::Span::current().record("outcome", "adopted");
+                return Ok(token);
+            }
+            match fetch_shared(&self.inner.source).await.and_then(|f| self.check_arrival(f)) {
+                Ok(fetched) => {
+                    tracing::Span::current().record("outcome", "fetched");
+                    let token = self.install(&fetched.token, fetched.sent_at, fetched.lifetime);
+                    tracing::info!(
+                        fingerprint = token.fingerprint(),
+                        lifetime_secs = fetched.lifetime.as_secs(),
+                        "token refreshed"
+                    );
+                    self.save_to_store(&fetched).await;
+                    Ok(token)
+                }
+                Err(error) => {
+                    tracing::Span::current().record("outcome", "failed");
+                    self.record_failure(&error);
+                    Err(error)
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Refuses a token that is already stale when it arrives (its lifetime was shorter than
+    /// the request took): handing it out would hand out an expired token.
+    fn check_arrival(&self, fetched: FetchedToken) -> Result<FetchedToken, TokenError> {
+        let stale_after = self.inner.policy.zones(fetched.lifetime, 0.0).stale_after;
+        if Instant::now() < fetched.sent_at + stale_after {
+            Ok(fetched)
+        } else {
+            Err(TokenError::new(TokenErrorKind::InvalidResponse).with_source(ExpiredInTransit))
+        }
+    }
+
+    /// Makes `token` current, scheduled from `sent_at`.
+    fn install(&self, token: &AccessToken, sent_at: Instant, lifetime: Duration) -> AccessToken {
+        let zones = self.inner.policy.zones(lifetime, fastrand::f64());
+        let current = Current {
+            token: token.clone(),
+            refresh_at: sent_at + zones.refresh_after,
+            stale_at: sent_at + zones.stale_after,
+            invalidated: false,
+        };
+        self.inner.current.store(Some(Arc::new(current)));
+        self.inner.next_attempt.store(0, Ordering::Release);
+        {
+            let mut state = lock(&self.inner.state);
+            state.failures = 0;
+            state.last_refresh = Some(self.inner.clock.now());
+        }
+        self.ensure_driver();
+        self.inner.wake.notify_one();
+        token.clone()
+    }
+
+    fn record_failure(&self, error: &TokenError) {
+        let mut state = lock(&self.inner.state);
+        state.failures = state.failures.saturating_add(1);
+        state.last_error = Some((self.inner.clock.now(), error.clone()));
+        let delay = self.inner.backoff.delay(state.failures, error.retry_after(), fastrand::f64());
+        let at = (Instant::now() + delay).saturating_duration_since(self.inner.epoch);
+        let nanos = u64::try_from(at.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.inner.next_attempt.store(nanos, Ordering::Release);
+        tracing::warn!(
+            error = %error,
+            transient = error.is_transient(),
+            failures = state.failures,
+            retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            "token refresh failed"
+        );
+    }
+
+    /// Adopts the store's token if it is fresh, fetched for this source, and not the token
+    /// this provider already has.
+    async fn adopt_from_store(&self) -> Option<AccessToken> {
+        let store = self.inner.store.as_ref()?;
+        let envelope = match store.load().await {
+            Ok(envelope) => envelope?,
+            Err(error) => {
+                tracing::warn!(%error, "token store unreadable; fetching directly");
+                return None;
+            }
+        };
+        lock(&self.inner.state).store_generation = envelope.generation();
+        let key = self.inner.source.key();
+        if !envelope.is_for(key) {
+            return None;
+        }
+        let token = envelope.token().ok()?;
+        let current = self.inner.current.load();
+        if current.as_deref().is_some_and(|c| c.token.expose_secret() == token.expose_secret()) {
+            return None;
+        }
+        let lifetime = envelope.expires_at().duration_since(envelope.issued_at()).ok()?;
+        let age = self.inner.clock.now().duration_since(envelope.issued_at()).unwrap_or_default();
+        let zones = self.inner.policy.zones(lifetime, 0.0);
+        if age >= zones.refresh_after {
+            return None;
+        }
+        let sent_at = Instant::now().checked_sub(age)?;
+        tracing::debug!(
+            generation = envelope.generation(),
+            writer = envelope.writer(),
+            "token adopted from the store"
+        );
+        Some(self.install(&token, sent_at, lifetime))
+    }
+
+    async fn save_to_store(&self, fetched: &FetchedToken) {
+        let Some(store) = &self.inner.store else { return };
+        let issued_at = fetched.token.expires_at() - fetched.lifetime;
+        let generation = {
+            let mut state = lock(&self.inner.state);
+            state.store_generation += 1;
+            state.store_generation
+        };
+        let envelope = TokenEnvelope::new(
+            &fetched.token,
+            issued_at,
+            self.inner.source.key(),
+            generation,
+            &self.inner.writer,
+        );
+        if let Err(error) = store.save(&envelope).await {
+            tracing::warn!(%error, "token store unwritable; the token is used in this process only");
+        }
+    }
+
+    /// Starts the background driver once, if enabled and a runtime is at hand.
+    fn ensure_driver(&self) {
+        if !self.inner.background || self.inner.driver_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let Some(runtime) = self.runtime() else {
+            self.inner.driver_started.store(false, Ordering::Release);
+            return;
+        };
+        runtime.spawn(drive(Arc::downgrade(&self.inner), self.inner.wake.clone()));
+    }
+
+    /// When the driver should next look: at the refresh point, or when the back-off ends.
+    fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let after_backoff = match self.inner.next_attempt.load(Ordering::Acquire) {
+            0 => now,
+            nanos => self.inner.epoch + Duration::from_nanos(nanos),
+        };
+        match self.inner.current.load().as_deref() {
+            Some(current) if !current.invalidated => current.refresh_at.max(after_backoff),
+            _ => after_backoff,
+        }
+    }
+}
+
+/// The background driver: refreshes at each token's refresh point and retries after
+/// failures, so that callers find a fresh token even after idle periods. Holds only a weak
+/// reference between refreshes and ends with the provider.
+async fn drive(provider: Weak<Inner>, wake: Arc<Notify>) {
+    loop {
+        let Some(wake_at) = provider.upgrade().map(|inner| TokenProvider { inner }.next_wake())
+        else {
+            return;
+        };
+        tokio::select! {
+            () = tokio::time::sleep_until(wake_at) => {}
+            () = wake.notified() => continue,
+        }
+        let Some(inner) = provider.upgrade() else { return };
+        let provider_now = TokenProvider { inner };
+        if provider_now.next_wake() > Instant::now() {
+            continue;
+        }
+        let flight = provider_now.refresh();
+        drop(provider_now);
+        if let Some(mut flight) = flight {
+            let _ = flight.wait_for(Option::is_some).await;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the token expired before it arrived")]
+struct ExpiredInTransit;
+
+type FlightResult = Result<FetchedToken, TokenError>;
+
+/// Fetches in progress, by source key: concurrent fetches for the same key in this process
+/// become one request.
+static FLIGHTS: LazyLock<Mutex<HashMap<SourceKey, watch::Receiver<Option<FlightResult>>>>> =
+    LazyLock::new(Mutex::default);
+
+/// Unregisters a flight when its leader finishes or is dropped.
+struct FlightGuard(SourceKey);
+
+impl Drop for FlightGuard {
+    fn drop(&mut self) {
+        lock(&FLIGHTS).remove(&self.0);
+    }
+}
+
+async fn fetch_shared(source: &Arc<dyn TokenSource>) -> FlightResult {
+    let key = source.key();
+    loop {
+        let (mut joined, leader) = {
+            let mut flights = lock(&FLIGHTS);
+            match flights.get(key) {
+                Some(flight) => (flight.clone(), None),
+                None => {
+                    let (publish, flight) = watch::channel(None);
+                    flights.insert(key.clone(), flight.clone());
+                    (flight, Some(publish))
+                }
+            }
+        };
+        if let Some(publish) = leader {
+            let guard = FlightGuard(key.clone());
+            let result = source.fetch().await;
+            drop(guard);
+            let _ = publish.send(Some(result.clone()));
+            return result;
+        }
+        match joined.wait_for(Option::is_some).await {
+            Ok(result) => {
+                if let Some(result) = result.clone() {
+                    return result;
+                }
+            }
+            // The leader was dropped before finishing: lead the next attempt.
+            Err(_) => continue,
+        }
+    }
+}
+
+/// Configures a [`TokenProvider`]. Every setter documents its default.
+pub struct TokenProviderBuilder {
+    source: Arc<dyn TokenSource>,
+    policy: RefreshPolicy,
+    backoff: Backoff,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn TokenStore>>,
+    writer: Option<String>,
+    eager: bool,
+    background: bool,
+}
+
+impl fmt::Debug for TokenProviderBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenProviderBuilder")
+            .field("key", self.source.key())
+            .field("policy", &self.policy)
+            .field("store", &self.store)
+            .field("eager", &self.eager)
+            .field("background", &self.background)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenProviderBuilder {
+    /// When to refresh and when to stop handing out a token. Default:
+    /// [`RefreshPolicy::default`] (refresh at 80 % of the lifetime or 5 minutes before
+    /// expiry, 10 % jitter, stale 30 s before expiry).
+    pub fn refresh_policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Back-off between failed refreshes: from `min`, doubling, up to `max`, with jitter.
+    /// Default: [`DEFAULT_BACKOFF_MIN`] (1 s) to [`DEFAULT_BACKOFF_MAX`] (60 s).
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.backoff = Backoff { min, max };
+        self
+    }
+
+    /// Shares the token through `store`: a refresh first adopts a fresh token another
+    /// instance stored, and a fetched token is stored for the others. Default: none.
+    pub fn store(mut self, store: impl TokenStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// Who this instance is, as written into stored envelopes. Default: `$HOSTNAME` (or
+    /// `unknown`) and the process id.
+    pub fn writer_id(mut self, writer: impl Into<String>) -> Self {
+        self.writer = Some(writer.into());
+        self
+    }
+
+    /// The wall clock for stored envelopes and health. Default: [`SystemClock`].
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Fetch the first token in the background as soon as the provider is built, instead of
+    /// on first use. A failure does not fail the build: it is retried with back-off. Default:
+    /// `false`. Needs a tokio runtime at `build()`.
+    pub fn eager(mut self, eager: bool) -> Self {
+        self.eager = eager;
+        self
+    }
+
+    /// Refresh at each token's refresh point even when nobody asks for a token (a
+    /// background task per provider, ending with it). Without it, a due token is refreshed
+    /// by the next caller. Default: `true`; turn it off where background tasks freeze between
+    /// invocations (e.g. AWS Lambda).
+    pub fn background_refresh(mut self, background: bool) -> Self {
+        self.background = background;
+        self
+    }
+
+    /// Checks the settings and builds the provider.
+    ///
+    /// # Errors
+    /// [`ConfigError::OutOfRange`] for an invalid refresh policy or back-off, or for `eager`
+    /// outside a tokio runtime.
+    pub fn build(self) -> Result<TokenProvider, ConfigError> {
+        self.policy.check()?;
+        if self.backoff.min.is_zero() || self.backoff.max < self.backoff.min {
+            return Err(ConfigError::OutOfRange {
+                setting: "backoff",
+                reason: "needs 0 < min <= max",
+            });
+        }
+        let runtime = Handle::try_current().ok();
+        if self.eager && runtime.is_none() {
+            return Err(ConfigError::OutOfRange {
+                setting: "eager",
+                reason: "needs a tokio runtime at build()",
+            });
+        }
+        let writer = self.writer.unwrap_or_else(|| {
+            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".to_owned());
+            format!("{host}-{}", std::process::id())
+        });
+        let provider = TokenProvider {
+            inner: Arc::new(Inner {
+                source: self.source,
+                policy: self.policy,
+                backoff: self.backoff,
+                clock: self.clock,
+                store: self.store,
+                writer,
+                background: self.background,
+                current: ArcSwapOption::empty(),
+                flight: Mutex::new(None),
+                refreshing: AtomicBool::new(false),
+                next_attempt: AtomicU64::new(0),
+                epoch: Instant::now(),
+                state: Mutex::new(State::default()),
+                driver_started: AtomicBool::new(false),
+                wake: Arc::new(Notify::new()),
+                runtime: runtime.map(OnceLock::from).unwrap_or_default(),
+            }),
+        };
+        if self.eager {
+            if provider.inner.background {
+                // With no token yet, the driver's first look is now.
+                provider.ensure_driver();
+            } else {
+                let _ = provider.refresh();
+            }
+        }
+        Ok(provider)
+    }
+}
