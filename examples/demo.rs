@@ -46,7 +46,7 @@ async fn run(args: Args, out: &mut impl Write) -> Result<()> {
     let http = reqwest::Client::new();
     let secret = |id: &str| -> Result<String> {
         let client = pool.clients().iter().find(|c| c.client_id() == id).ok_or("no such client")?;
-        Ok(client.client_secret().expose_secret().to_owned())
+        Ok(client.client_secret().ok_or("no secret")?.expose_secret().to_owned())
     };
 
     writeln!(out, "b2b-auth demo — a Cognito-shaped issuer on this machine, no cloud account\n")?;

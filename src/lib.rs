@@ -4,11 +4,24 @@
 //! client-credentials tokens shared across a fleet with proactive refresh, JWKS-based JWT
 //! verification with scope policies, and IP / resource-policy evaluation.
 //!
-//! This facade re-exports the parts behind features as they land. The parts available today:
+//! This facade re-exports the parts behind features, so that one dependency line picks what a
+//! service needs:
 //!
-//! | crate | what it is |
-//! |---|---|
-//! | [`b2b-auth-issuer`](https://docs.rs/b2b-auth-issuer) | a local client-credentials authorization server shaped like a Cognito user pool, for examples and integration tests |
+//! | feature | module | what it is |
+//! |---|---|---|
+//! | `token` | [`token`] (`b2b-auth-token`) | client-credentials tokens: one shared token, refreshed ahead of expiry, read lock-free |
+//!
+//! For integration tests, `b2b-auth-issuer` (a local client-credentials authorization server
+//! shaped like a Cognito user pool) is a separate dev-dependency.
+//!
+//! ```toml
+//! [dependencies]
+//! b2b-auth = { version = "0.1", features = ["token"] }
+//! ```
 //!
 //! See the repository README for the crate map and the reference scenario (car orders and tire
 //! orders).
+
+#[cfg(feature = "token")]
+#[doc(inline)]
+pub use b2b_auth_token as token;

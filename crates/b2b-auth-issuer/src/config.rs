@@ -245,8 +245,19 @@ impl PoolConfig {
             if !client_ids.insert(client_id.as_str()) {
                 return Err(ConfigError::DuplicateClient { client_id: client_id.clone() });
             }
-            if client.client_secret.expose_secret().is_empty() {
-                return Err(ConfigError::EmptySecret { client_id: client_id.clone() });
+            match (&client.client_secret, &client.public_jwk) {
+                (Some(secret), _) if secret.expose_secret().is_empty() => {
+                    return Err(ConfigError::EmptySecret { client_id: client_id.clone() });
+                }
+                (None, None) => {
+                    return Err(ConfigError::NoCredentials { client_id: client_id.clone() });
+                }
+                _ => {}
+            }
+            if let Some(jwk) = &client.public_jwk {
+                crate::assertion::AssertionKey::from_jwk(jwk).map_err(|reason| {
+                    ConfigError::InvalidPublicKey { client_id: client_id.clone(), reason }
+                })?;
             }
             if client.allowed_scopes.is_empty() {
                 return Err(ConfigError::NoScopes { client_id: client_id.clone() });
@@ -369,12 +380,26 @@ impl ScopeConfig {
 
 /// An app client allowed the client-credentials grant.
 ///
+/// It authenticates with a client secret (`client_secret_basic` or `client_secret_post`), with
+/// a JWT signed by its private key (`private_key_jwt`, RFC 7523) when it registers its public
+/// key as a JWK, or with either when it has both.
+///
+/// ```toml
+/// [[clients]]
+/// client_id = "car-orders"
+/// public_jwk = { kty = "EC", crv = "P-256", x = "…", y = "…" }  # instead of, or beside, a secret
+/// allowed_scopes = ["tires/orders.write"]
+/// ```
+///
 /// `Debug` never shows the secret.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppClient {
     pub(crate) client_id: String,
-    pub(crate) client_secret: SecretString,
+    #[serde(default)]
+    pub(crate) client_secret: Option<SecretString>,
+    #[serde(default)]
+    pub(crate) public_jwk: Option<serde_json::Value>,
     #[serde(default)]
     pub(crate) allowed_scopes: BTreeSet<String>,
     #[serde(default)]
@@ -382,14 +407,27 @@ pub struct AppClient {
 }
 
 impl AppClient {
-    /// A client with no allowed scopes yet and the default validity (one hour).
+    /// A client with a secret, no allowed scopes yet and the default validity (one hour).
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         Self {
             client_id: client_id.into(),
-            client_secret: SecretString::from(client_secret.into()),
+            client_secret: Some(SecretString::from(client_secret.into())),
+            public_jwk: None,
             allowed_scopes: BTreeSet::new(),
             access_token_validity_secs: None,
         }
+    }
+
+    /// A client that authenticates with `private_key_jwt` only, with this public key (a JWK:
+    /// RSA for RS256/PS256, EC P-256 for ES256, OKP Ed25519 for EdDSA).
+    pub fn with_public_jwk(client_id: impl Into<String>, jwk: serde_json::Value) -> Self {
+        Self { client_secret: None, public_jwk: Some(jwk), ..Self::new(client_id, "") }
+    }
+
+    /// Also accepts `private_key_jwt` assertions signed by the private half of `jwk`.
+    pub fn public_jwk(mut self, jwk: serde_json::Value) -> Self {
+        self.public_jwk = Some(jwk);
+        self
     }
 
     /// Allows a scope, by its full name (`identifier/name`).
@@ -411,9 +449,9 @@ impl AppClient {
         &self.client_id
     }
 
-    /// The client secret. Handle with care: it is the client's password.
-    pub fn client_secret(&self) -> &SecretString {
-        &self.client_secret
+    /// The client secret, if it has one. Handle with care: it is the client's password.
+    pub fn client_secret(&self) -> Option<&SecretString> {
+        self.client_secret.as_ref()
     }
 
     /// The scopes this client may request (and gets when it requests none).
@@ -431,7 +469,8 @@ impl fmt::Debug for AppClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppClient")
             .field("client_id", &self.client_id)
-            .field("client_secret", &"[redacted]")
+            .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("public_jwk", &self.public_jwk.is_some())
             .field("allowed_scopes", &self.allowed_scopes)
             .field("access_token_validity_secs", &self.access_token_validity_secs)
             .finish()
@@ -563,6 +602,23 @@ mod tests {
             (valid().client(AppClient::new("b", "x")), |e| {
                 matches!(e, ConfigError::NoScopes { .. })
             }),
+            (
+                valid().client(AppClient {
+                    client_secret: None,
+                    ..AppClient::new("b", "x").allowed_scope("tires/orders.write")
+                }),
+                |e| matches!(e, ConfigError::NoCredentials { .. }),
+            ),
+            (
+                valid().client(
+                    AppClient::with_public_jwk(
+                        "b",
+                        serde_json::json!({ "kty": "oct", "k": "c2VjcmV0" }),
+                    )
+                    .allowed_scope("tires/orders.write"),
+                ),
+                |e| matches!(e, ConfigError::InvalidPublicKey { .. }),
+            ),
             (valid().client(AppClient::new("b", "x").allowed_scope("tires/orders.read")), |e| {
                 matches!(e, ConfigError::UnknownScope { .. })
             }),

@@ -82,6 +82,20 @@ pub enum ConfigError {
         /// The client id.
         client_id: String,
     },
+    /// A client has neither a secret nor a public key: it could never authenticate.
+    #[error("client {client_id:?} has neither a client secret nor a public jwk")]
+    NoCredentials {
+        /// The client id.
+        client_id: String,
+    },
+    /// A client's public JWK cannot verify `private_key_jwt` assertions.
+    #[error("client {client_id:?} has an unusable public jwk: {reason}")]
+    InvalidPublicKey {
+        /// The client id.
+        client_id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A client is allowed no scope; the client-credentials grant needs at least one.
     #[error("client {client_id:?} has no allowed scopes")]
     NoScopes {

@@ -62,6 +62,7 @@
 //! Never use this server to protect production traffic: it keeps its keys in memory and its
 //! client secrets in a plain configuration file.
 
+mod assertion;
 mod config;
 mod error;
 mod faults;

@@ -305,7 +305,7 @@ impl IssuerBuilder {
             Some(key) => key,
             None => SigningKey::generate()?,
         };
-        let pool = Pool::new(&self.config);
+        let pool = Pool::new(&self.config, &urls);
         let discovery = discovery_document(&urls, &pool.scopes);
         let shared = Shared {
             local_addr,
@@ -371,7 +371,8 @@ fn discovery_document(urls: &IssuerUrls, scopes: &[String]) -> Bytes {
         "token_endpoint": urls.token_endpoint(),
         "jwks_uri": urls.jwks_uri(),
         "grant_types_supported": ["client_credentials"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "PS256", "ES256", "EdDSA"],
         "scopes_supported": scopes,
         "response_types_supported": [],
         "subject_types_supported": ["public"],
@@ -441,7 +442,8 @@ async fn handle_token_request(
         .await
         .map_err(|_| OAuthError::body_too_large())?;
     let request = token::TokenRequest::parse(&body)?;
-    let client = token::authenticate(&issuer.shared.pool, &parts.headers, &request)?;
+    let now = issuer.shared.clock.now();
+    let client = token::authenticate(&issuer.shared.pool, &parts.headers, &request, now)?;
     token::check_grant_type(&request)?;
     issuer.issue(client, token::requested_scope(&request))
 }

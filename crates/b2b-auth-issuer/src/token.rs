@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use aws_lc_rs::digest::{SHA256, digest};
@@ -13,9 +14,11 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
+use crate::assertion::AssertionKey;
 use crate::config::{BasicAuthEncoding, PoolConfig, is_scope_char};
 use crate::keys::SigningKey;
 use crate::oauth::{ErrorCode, OAuthError};
+use crate::urls::IssuerUrls;
 use b2b_auth_core::unix_secs;
 
 /// Largest token request body accepted; a client-credentials request needs a few hundred bytes.
@@ -43,7 +46,8 @@ pub(crate) fn digest_secret(secret: &str) -> Digest {
 #[derive(Debug)]
 pub(crate) struct Client {
     pub(crate) id: String,
-    secret: Digest,
+    secret: Option<Digest>,
+    assertion_key: Option<AssertionKey>,
     pub(crate) allowed_scopes: BTreeSet<String>,
     pub(crate) validity: Duration,
 }
@@ -57,18 +61,26 @@ pub(crate) struct Pool {
     /// Compared against when the client id is unknown, so that an unknown id and a wrong
     /// secret take the same time.
     decoy: Digest,
+    /// What a client assertion's `aud` may name: the token endpoint or the issuer.
+    audiences: Vec<String>,
+    /// `jti`s of accepted assertions, by client, until they expire: each is usable once.
+    seen_assertions: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Pool {
     /// Builds the runtime pool from a configuration that has passed `validate()`.
-    pub(crate) fn new(config: &PoolConfig) -> Self {
+    pub(crate) fn new(config: &PoolConfig, urls: &IssuerUrls) -> Self {
         let clients = config
             .clients
             .iter()
             .map(|c| {
                 let client = Client {
                     id: c.client_id.clone(),
-                    secret: digest_secret(c.client_secret.expose_secret()),
+                    secret: c.client_secret.as_ref().map(|s| digest_secret(s.expose_secret())),
+                    assertion_key: c
+                        .public_jwk
+                        .as_ref()
+                        .and_then(|jwk| AssertionKey::from_jwk(jwk).ok()),
                     allowed_scopes: c.allowed_scopes.clone(),
                     validity: c.token_validity(),
                 };
@@ -76,7 +88,14 @@ impl Pool {
             })
             .collect();
         let scopes = config.resource_servers.iter().flat_map(|s| s.scope_names()).collect();
-        Self { clients, scopes, encoding: config.basic_auth_encoding, decoy: sha256(b"decoy") }
+        Self {
+            clients,
+            scopes,
+            encoding: config.basic_auth_encoding,
+            decoy: sha256(b"decoy"),
+            audiences: vec![urls.token_endpoint(), urls.issuer.clone()],
+            seen_assertions: Mutex::default(),
+        }
     }
 
     pub(crate) fn client(&self, id: &str) -> Option<&Client> {
@@ -85,12 +104,38 @@ impl Pool {
 
     fn authenticate(&self, id: &str, secret: &[u8]) -> Result<&Client, OAuthError> {
         let client = self.clients.get(id);
-        // An unknown id is compared against the decoy, so both failures cost one digest.
-        let matches = secret_matches(secret, client.map_or(&self.decoy, |c| &c.secret));
+        // An unknown id (or a client without a secret) is compared against the decoy, so
+        // every failure costs one digest.
+        let stored = client.and_then(|c| c.secret.as_ref()).unwrap_or(&self.decoy);
+        let matches = secret_matches(secret, stored);
         match client {
-            Some(client) if matches => Ok(client),
+            Some(client) if matches && client.secret.is_some() => Ok(client),
             _ => Err(OAuthError::invalid_client("client authentication failed")),
         }
+    }
+
+    /// `private_key_jwt`: verifies the assertion with the client's registered key and
+    /// refuses a `jti` seen before.
+    fn authenticate_assertion(
+        &self,
+        id: &str,
+        assertion: &str,
+        now: SystemTime,
+    ) -> Result<&Client, OAuthError> {
+        let refused = |reason: &'static str| {
+            tracing::debug!(client_id = ?id, reason, "client assertion refused");
+            OAuthError::invalid_client("client authentication failed")
+        };
+        let client = self.clients.get(id).ok_or_else(|| refused("unknown client"))?;
+        let key = client.assertion_key.as_ref().ok_or_else(|| refused("no registered key"))?;
+        let verified = key.verify(assertion, id, &self.audiences, now).map_err(refused)?;
+        let now_secs = unix_secs(now);
+        let mut seen = self.seen_assertions.lock().unwrap_or_else(PoisonError::into_inner);
+        seen.retain(|_, exp| *exp + 60 > now_secs);
+        if seen.insert((id.to_owned(), verified.jti), verified.exp).is_some() {
+            return Err(refused("assertion replayed"));
+        }
+        Ok(client)
     }
 }
 
@@ -101,6 +146,8 @@ pub(crate) struct TokenRequest {
     scope: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    client_assertion: Option<String>,
+    client_assertion_type: Option<String>,
 }
 
 impl fmt::Debug for TokenRequest {
@@ -110,6 +157,7 @@ impl fmt::Debug for TokenRequest {
             .field("scope", &self.scope)
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret.as_ref().map(|_| "[redacted]"))
+            .field("client_assertion", &self.client_assertion.as_ref().map(|_| "[redacted]"))
             .finish()
     }
 }
@@ -129,6 +177,8 @@ impl TokenRequest {
                 "scope" => &mut request.scope,
                 "client_id" => &mut request.client_id,
                 "client_secret" => &mut request.client_secret,
+                "client_assertion" => &mut request.client_assertion,
+                "client_assertion_type" => &mut request.client_assertion_type,
                 _ => continue,
             };
             *slot = Some(value.into_owned());
@@ -151,38 +201,64 @@ pub(crate) fn check_content_type(headers: &HeaderMap) -> Result<(), OAuthError> 
     }
 }
 
-/// Authenticates the client by `client_secret_basic` or `client_secret_post`, never both
-/// (RFC 6749 §2.3: one method per request).
+/// The client assertion type of `private_key_jwt` (RFC 7523 §2.2).
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Authenticates the client by `client_secret_basic`, `client_secret_post` or
+/// `private_key_jwt` — exactly one of them (RFC 6749 §2.3: one method per request).
 pub(crate) fn authenticate<'p>(
     pool: &'p Pool,
     headers: &HeaderMap,
     request: &TokenRequest,
+    now: SystemTime,
 ) -> Result<&'p Client, OAuthError> {
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let first = authorization.next();
     if authorization.next().is_some() {
         return Err(OAuthError::invalid_request("more than one Authorization header"));
     }
-    match (first, &request.client_secret) {
-        (Some(_), Some(_)) => {
-            Err(OAuthError::invalid_request("more than one client authentication method"))
-        }
-        (Some(value), None) => {
-            let (id, secret) = parse_basic(value.as_bytes(), pool.encoding)?;
-            if request.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
-                return Err(OAuthError::invalid_request("client_id differs from the credentials"));
-            }
-            pool.authenticate(&id, secret.as_bytes())
-        }
-        (None, Some(secret)) => {
-            let id = request
-                .client_id
-                .as_deref()
-                .ok_or_else(|| OAuthError::invalid_request("client_secret without client_id"))?;
-            pool.authenticate(id, secret.as_bytes())
-        }
-        (None, None) => Err(OAuthError::invalid_client("client authentication required")),
+    let assertion = request.client_assertion.is_some() || request.client_assertion_type.is_some();
+    let methods = [first.is_some(), request.client_secret.is_some(), assertion];
+    if methods.iter().filter(|used| **used).count() > 1 {
+        return Err(OAuthError::invalid_request("more than one client authentication method"));
     }
+    if let Some(value) = first {
+        let (id, secret) = parse_basic(value.as_bytes(), pool.encoding)?;
+        if request.client_id.as_ref().is_some_and(|body_id| *body_id != id) {
+            return Err(OAuthError::invalid_request("client_id differs from the credentials"));
+        }
+        return pool.authenticate(&id, secret.as_bytes());
+    }
+    if let Some(secret) = &request.client_secret {
+        let id = request
+            .client_id
+            .as_deref()
+            .ok_or_else(|| OAuthError::invalid_request("client_secret without client_id"))?;
+        return pool.authenticate(id, secret.as_bytes());
+    }
+    if assertion {
+        if request.client_assertion_type.as_deref() != Some(ASSERTION_TYPE) {
+            return Err(OAuthError::invalid_client("unsupported client assertion type"));
+        }
+        let assertion = request.client_assertion.as_deref().ok_or_else(|| {
+            OAuthError::invalid_request("client_assertion_type without client_assertion")
+        })?;
+        // The client is named by client_id, or else by the assertion's own subject.
+        let id = match &request.client_id {
+            Some(id) => id.clone(),
+            None => assertion_subject(assertion)
+                .ok_or_else(|| OAuthError::invalid_client("malformed client assertion"))?,
+        };
+        return pool.authenticate_assertion(&id, assertion, now);
+    }
+    Err(OAuthError::invalid_client("client authentication required"))
+}
+
+/// The `sub` of a compact JWT, unverified: only used to pick the key that verifies it.
+fn assertion_subject(assertion: &str) -> Option<String> {
+    let claims =
+        jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion).ok()?.claims;
+    claims.get("sub")?.as_str().map(str::to_owned)
 }
 
 /// Parses `Basic base64(id:secret)`, decoding id and secret as configured.
@@ -366,7 +442,7 @@ mod tests {
             )
             .basic_auth_encoding(encoding);
         config.validate().unwrap();
-        Pool::new(&config)
+        Pool::new(&config, &IssuerUrls::parse("http://127.0.0.1:9000").unwrap())
     }
 
     fn basic(id: &str, secret: &str) -> HeaderMap {
@@ -389,19 +465,30 @@ mod tests {
         let pool = pool(BasicAuthEncoding::FormUrlEncoded);
         let request = TokenRequest::default();
         let headers = basic(&form_encode("car-orders"), &form_encode(SECRET));
-        assert_eq!(authenticate(&pool, &headers, &request).unwrap().id, "car-orders");
+        assert_eq!(
+            authenticate(&pool, &headers, &request, SystemTime::now()).unwrap().id,
+            "car-orders"
+        );
         // The raw secret holds '+' and '%': decoding it changes it, so it must fail.
         let raw = basic("car-orders", SECRET);
-        assert_eq!(code(authenticate(&pool, &raw, &request)), ErrorCode::InvalidClient);
+        assert_eq!(
+            code(authenticate(&pool, &raw, &request, SystemTime::now())),
+            ErrorCode::InvalidClient
+        );
     }
 
     #[test]
     fn basic_credentials_can_be_taken_raw() {
         let pool = pool(BasicAuthEncoding::Raw);
         let request = TokenRequest::default();
-        assert!(authenticate(&pool, &basic("car-orders", SECRET), &request).is_ok());
+        assert!(
+            authenticate(&pool, &basic("car-orders", SECRET), &request, SystemTime::now()).is_ok()
+        );
         let encoded = basic("car-orders", &form_encode(SECRET));
-        assert_eq!(code(authenticate(&pool, &encoded, &request)), ErrorCode::InvalidClient);
+        assert_eq!(
+            code(authenticate(&pool, &encoded, &request, SystemTime::now())),
+            ErrorCode::InvalidClient
+        );
     }
 
     #[test]
@@ -409,7 +496,7 @@ mod tests {
         let pool = pool(BasicAuthEncoding::FormUrlEncoded);
         let body = format!("client_id=car-orders&client_secret={}", form_encode(SECRET));
         let request = TokenRequest::parse(body.as_bytes()).unwrap();
-        assert!(authenticate(&pool, &HeaderMap::new(), &request).is_ok());
+        assert!(authenticate(&pool, &HeaderMap::new(), &request, SystemTime::now()).is_ok());
     }
 
     #[test]
@@ -441,7 +528,11 @@ mod tests {
             (&basic("car-orders", ""), &none, ErrorCode::InvalidClient),
         ];
         for (headers, request, expected) in cases {
-            assert_eq!(code(authenticate(&pool, headers, request)), expected, "{request:?}");
+            assert_eq!(
+                code(authenticate(&pool, headers, request, SystemTime::now())),
+                expected,
+                "{request:?}"
+            );
         }
     }
 
@@ -504,7 +595,7 @@ mod tests {
                 headers.insert(header::AUTHORIZATION, value);
             }
             let outcome = TokenRequest::parse(&body).and_then(|request| {
-                let client = authenticate(&pool, &headers, &request)?;
+                let client = authenticate(&pool, &headers, &request, SystemTime::now())?;
                 check_grant_type(&request)?;
                 grant_scopes(client, requested_scope(&request))
             });

@@ -28,7 +28,7 @@ pub fn sample_secret(client_id: &str) -> String {
         .clients()
         .iter()
         .find(|c| c.client_id() == client_id)
-        .map(|c| c.client_secret().expose_secret().to_owned())
+        .and_then(|c| c.client_secret().map(|s| s.expose_secret().to_owned()))
         .unwrap_or_else(|| panic!("the sample pool has no client {client_id:?}"))
 }
 

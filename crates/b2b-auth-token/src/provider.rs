@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
@@ -29,13 +29,40 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Replicas of the current token, one per stripe of threads.
+const STRIPES: usize = 16;
+
+static NEXT_STRIPE: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static STRIPE: usize = NEXT_STRIPE.fetch_add(1, Ordering::Relaxed) % STRIPES;
+}
+
 /// The token being handed out and its schedule.
 struct Current {
     token: AccessToken,
+    /// Per-stripe replicas of `token`, made on first use: callers on different threads clone
+    /// different `Arc`s, so the hot path has no contended reference count.
+    replicas: [OnceLock<AccessToken>; STRIPES],
     refresh_at: Instant,
     stale_at: Instant,
     /// A resource server refused it: never hand it out again.
     invalidated: bool,
+}
+
+impl Current {
+    fn new(token: AccessToken, refresh_at: Instant, stale_at: Instant, invalidated: bool) -> Self {
+        Self { token, replicas: Default::default(), refresh_at, stale_at, invalidated }
+    }
+
+    /// The token, from this thread's replica.
+    fn token_for_this_thread(&self) -> AccessToken {
+        let stripe = STRIPE.with(|stripe| *stripe);
+        match self.replicas.get(stripe) {
+            Some(replica) => replica.get_or_init(|| self.token.replica()).clone(),
+            None => self.token.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -197,11 +224,11 @@ impl TokenProvider {
         let current = current.as_deref()?;
         let now = Instant::now();
         if now < current.refresh_at {
-            return Some(current.token.clone());
+            return Some(current.token_for_this_thread());
         }
         if now < current.stale_at {
             self.kick(now);
-            return Some(current.token.clone());
+            return Some(current.token_for_this_thread());
         }
         None
     }
@@ -216,12 +243,7 @@ impl TokenProvider {
             return;
         }
         let now = Instant::now();
-        let marked = Current {
-            token: current.token.clone(),
-            refresh_at: now,
-            stale_at: now,
-            invalidated: true,
-        };
+        let marked = Current::new(current.token.clone(), now, now, true);
         let previous = self.inner.current.compare_and_swap(&guard, Some(Arc::new(marked)));
         let won = match (previous.as_ref(), guard.as_ref()) {
             (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -375,12 +397,12 @@ impl TokenProvider {
     /// Makes `token` current, scheduled from `sent_at`.
     fn install(&self, token: &AccessToken, sent_at: Instant, lifetime: Duration) -> AccessToken {
         let zones = self.inner.policy.zones(lifetime, fastrand::f64());
-        let current = Current {
-            token: token.clone(),
-            refresh_at: sent_at + zones.refresh_after,
-            stale_at: sent_at + zones.stale_after,
-            invalidated: false,
-        };
+        let current = Current::new(
+            token.clone(),
+            sent_at + zones.refresh_after,
+            sent_at + zones.stale_after,
+            false,
+        );
         self.inner.current.store(Some(Arc::new(current)));
         self.inner.next_attempt.store(0, Ordering::Release);
         {

@@ -67,6 +67,24 @@ impl AccessToken {
         })
     }
 
+    /// The same token (value, scope, expiry, generation) in its own allocation, so that
+    /// threads holding different replicas never contend on one reference count.
+    pub(crate) fn replica(&self) -> Self {
+        let inner = &*self.inner;
+        let mut authorization = HeaderValue::from_bytes(inner.authorization.as_bytes())
+            .unwrap_or_else(|_| inner.authorization.clone());
+        authorization.set_sensitive(true);
+        Self {
+            inner: Arc::new(Inner {
+                secret: inner.secret.clone(),
+                authorization,
+                scope: inner.scope.clone(),
+                expires_at: inner.expires_at,
+                generation: inner.generation,
+            }),
+        }
+    }
+
     /// The token itself. Send it to the resource server; never log it.
     pub fn expose_secret(&self) -> &str {
         self.inner.secret.expose_secret()
@@ -138,6 +156,18 @@ mod tests {
             let result = AccessToken::new(bad, None, SystemTime::UNIX_EPOCH);
             assert_eq!(result.unwrap_err().kind(), TokenErrorKind::InvalidResponse, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn replicas_are_the_same_token_in_another_allocation() {
+        let token = AccessToken::new("abc", Some("s".into()), SystemTime::UNIX_EPOCH).unwrap();
+        let replica = token.replica();
+        assert!(!Arc::ptr_eq(&token.inner, &replica.inner));
+        assert_eq!(replica.expose_secret(), "abc");
+        assert_eq!(replica.generation(), token.generation());
+        assert_eq!(replica.scope(), Some("s"));
+        assert_eq!(replica.authorization(), token.authorization());
+        assert!(replica.authorization().is_sensitive());
     }
 
     #[test]

@@ -9,11 +9,12 @@ use b2b_auth_issuer::{
     AppClient, BasicAuthEncoding, Endpoint, Fault, Issuer, PoolConfig, ResourceServer,
 };
 use b2b_auth_testkit::{
-    MockFault, OAuth2MockServer, assert_cognito_access_token, jwt_parts, sample_secret,
+    MockFault, OAuth2MockServer, TestKey, assert_cognito_access_token, jwt_parts, sample_secret,
     start_issuer, start_sample_issuer,
 };
 use b2b_auth_token::{
-    AuthMethod, BasicEncoding, ClientCredentials, ClientCredentialsBuilder, TokenErrorKind,
+    AssertionAlgorithm, AuthMethod, BasicEncoding, ClientCredentials, ClientCredentialsBuilder,
+    PrivateKey, TokenErrorKind,
 };
 use http::StatusCode;
 use serde_json::json;
@@ -254,4 +255,49 @@ async fn a_third_party_server_issues_tokens_with_audience_and_resources() {
         (error.kind(), error.oauth_error()),
         (TokenErrorKind::OtherOAuth, Some("invalid_target"))
     );
+}
+
+#[tokio::test]
+async fn private_key_jwt_authenticates_to_a_server_that_verifies_assertions() {
+    let pool = PoolConfig::new()
+        .resource_server(ResourceServer::new("tires", "").scope("orders.write", ""))
+        .client(
+            AppClient::with_public_jwk("ec-client", TestKey::P256.public_jwk_json())
+                .allowed_scope("tires/orders.write"),
+        )
+        .client(
+            AppClient::with_public_jwk("rsa-client", TestKey::RSA.public_jwk_json())
+                .allowed_scope("tires/orders.write"),
+        )
+        .client(
+            AppClient::with_public_jwk("ed-client", TestKey::ED25519.public_jwk_json())
+                .allowed_scope("tires/orders.write"),
+        );
+    let server = start_issuer(Issuer::builder(pool)).await;
+    let source = |client: &str, key: TestKey, algorithm| {
+        let pem =
+            PrivateKey::from_pem(key.private_pem().as_bytes(), algorithm).unwrap().kid(key.kid());
+        ClientCredentials::builder()
+            .token_url(server.issuer().token_endpoint())
+            .client_id(client)
+            .private_key(pem)
+            .allow_http_loopback(true)
+            .build()
+            .unwrap()
+    };
+    for (client, key, algorithm) in [
+        ("ec-client", TestKey::P256, AssertionAlgorithm::ES256),
+        ("rsa-client", TestKey::RSA, AssertionAlgorithm::RS256),
+        ("ed-client", TestKey::ED25519, AssertionAlgorithm::EdDSA),
+    ] {
+        let source = source(client, key, algorithm);
+        // Twice: every assertion has its own jti, and the server refuses replays.
+        for _ in 0..2 {
+            let fetched = source.fetch().await.unwrap_or_else(|e| panic!("{client}: {e}"));
+            assert_eq!(jwt_parts(fetched.token().expose_secret()).1["client_id"], client);
+        }
+    }
+    // Signed by a key the server does not know for this client.
+    let impostor = source("ec-client", TestKey::ED25519, AssertionAlgorithm::EdDSA);
+    assert_eq!(impostor.fetch().await.unwrap_err().kind(), TokenErrorKind::InvalidClient);
 }
