@@ -10,7 +10,9 @@ use std::time::Duration;
 use b2b_auth_issuer::{
     AppClient, Endpoint, Fault, Issuer, IssuerServer, PoolConfig, ResourceServer,
 };
-use b2b_auth_testkit::{sample_secret, start_issuer, start_sample_issuer};
+use b2b_auth_testkit::{
+    MockFault, OAuth2MockServer, sample_secret, start_issuer, start_sample_issuer,
+};
 use b2b_auth_token::{
     ClientCredentials, MemoryStore, RefreshPolicy, TokenErrorKind, TokenProvider,
     TokenProviderBuilder, TokenStatus, TokenStore,
@@ -356,4 +358,36 @@ async fn try_token_never_waits() {
     assert_eq!(provider.try_token().unwrap().generation(), token.generation());
     let shared = Arc::new(provider);
     assert!(shared.health().valid_until.is_some());
+}
+
+#[tokio::test]
+async fn a_third_party_server_failing_is_ridden_out_too() {
+    let mock = OAuth2MockServer::start();
+    mock.set_token_lifetime(4);
+    let source = ClientCredentials::builder()
+        .token_url(mock.token_endpoint())
+        .client_id("car-orders")
+        .client_secret("any")
+        .allow_http_loopback(true)
+        .build()
+        .unwrap();
+    let provider = TokenProvider::builder(source)
+        .refresh_policy(RefreshPolicy::default().fraction(0.25).jitter(0.0))
+        .backoff(Duration::from_millis(50), Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let first = provider.token().await.unwrap();
+    mock.inject_fault("/token", MockFault::status(503).times(2));
+    mock.inject_fault("/token", MockFault::status(429).retry_after(1).times(1));
+    mock.inject_fault("/token", MockFault::drop_connection().times(1));
+    let started = tokio::time::Instant::now();
+    loop {
+        let token = provider.token().await.expect("the still-valid token is served");
+        if token.generation() != first.generation() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_millis(3500), "never recovered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(mock.requests("/token"), 6, "1 + 4 faulted + 1");
 }
