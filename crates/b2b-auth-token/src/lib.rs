@@ -46,6 +46,7 @@ mod client_credentials;
 mod error;
 mod http;
 mod provider;
+mod refresher;
 mod response;
 mod schedule;
 mod source;
@@ -60,10 +61,11 @@ pub use client_credentials::{
 };
 pub use error::{ConfigError, TokenError, TokenErrorKind};
 pub use provider::{
-    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, Health, TokenProvider, TokenProviderBuilder,
-    TokenStatus,
+    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, Health, StoreRole, TokenProvider,
+    TokenProviderBuilder, TokenStatus,
 };
+pub use refresher::{RefreshOutcome, Refresher, RefresherBuilder};
 pub use schedule::RefreshPolicy;
 pub use source::{BoxFuture, FetchedToken, SourceKey, TokenSource};
-pub use store::{ENVELOPE_VERSION, MemoryStore, TokenEnvelope, TokenStore};
+pub use store::{ENVELOPE_VERSION, MemoryStore, StoreLock, TokenEnvelope, TokenStore};
 pub use token::AccessToken;

@@ -181,16 +181,63 @@ fn key_fingerprint(key: &SourceKey) -> String {
 #[error("malformed token envelope: {0}")]
 struct EnvelopeError(String);
 
+/// A refresh lock taken in a store: proof of being the one instance that refreshes, until
+/// its TTL runs out. Release it with [`TokenStore::unlock`].
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub struct StoreLock {
+    owner: String,
+}
+
+impl StoreLock {
+    /// A lock with a fresh random owner token (for stores implementing
+    /// [`TokenStore::try_lock`]): only the holder of this value may release it.
+    pub fn new() -> Self {
+        Self { owner: uuid::Uuid::new_v4().to_string() }
+    }
+
+    /// The owner token, as the store keeps it.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+}
+
+impl Default for StoreLock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// Where a fleet shares its token: one writer refreshes, every instance reads.
 ///
 /// Implementations: [`MemoryStore`] (in-process), `b2b-auth-ssm` (AWS SSM Parameter Store)
-/// and `b2b-auth-redis`. A store keeps one envelope; `load` returns the latest write.
+/// and `b2b-auth-redis`. A store keeps one envelope; `load` returns the latest write. A store
+/// that can lock ([`supports_locking`](Self::supports_locking)) lets a fleet of providers
+/// elect one refresher among themselves ([`StoreRole::Hybrid`](crate::StoreRole::Hybrid)).
 pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
     /// The latest envelope, or `None` if nothing was written yet.
     fn load(&self) -> BoxFuture<'_, Result<Option<TokenEnvelope>, TokenError>>;
 
     /// Replaces the envelope.
     fn save<'a>(&'a self, envelope: &'a TokenEnvelope) -> BoxFuture<'a, Result<(), TokenError>>;
+
+    /// Whether [`try_lock`](Self::try_lock) really excludes other instances. Default: `false`.
+    fn supports_locking(&self) -> bool {
+        false
+    }
+
+    /// Takes the refresh lock for `ttl` if nobody holds it: `Ok(None)` when another instance
+    /// does. The default, for stores without locks, always succeeds.
+    fn try_lock(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<StoreLock>, TokenError>> {
+        let _ = ttl;
+        Box::pin(async { Ok(Some(StoreLock::new())) })
+    }
+
+    /// Releases `lock` if it is still the holder's (a lock whose TTL ran out and was taken by
+    /// another instance is left alone). The default does nothing.
+    fn unlock<'a>(&'a self, lock: &'a StoreLock) -> BoxFuture<'a, Result<(), TokenError>> {
+        let _ = lock;
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// A store in process memory: providers built with clones of one `MemoryStore` share their
@@ -204,7 +251,13 @@ pub trait TokenStore: Send + Sync + fmt::Debug + 'static {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct MemoryStore {
-    envelope: Arc<Mutex<Option<TokenEnvelope>>>,
+    inner: Arc<Mutex<MemoryInner>>,
+}
+
+#[derive(Debug, Default)]
+struct MemoryInner {
+    envelope: Option<TokenEnvelope>,
+    lock: Option<(StoreLock, tokio::time::Instant)>,
 }
 
 impl MemoryStore {
@@ -213,19 +266,43 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn slot(&self) -> std::sync::MutexGuard<'_, Option<TokenEnvelope>> {
-        self.envelope.lock().unwrap_or_else(PoisonError::into_inner)
+    fn inner(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl TokenStore for MemoryStore {
     fn load(&self) -> BoxFuture<'_, Result<Option<TokenEnvelope>, TokenError>> {
-        let envelope = self.slot().clone();
+        let envelope = self.inner().envelope.clone();
         Box::pin(async move { Ok(envelope) })
     }
 
     fn save<'a>(&'a self, envelope: &'a TokenEnvelope) -> BoxFuture<'a, Result<(), TokenError>> {
-        *self.slot() = Some(envelope.clone());
+        self.inner().envelope = Some(envelope.clone());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn supports_locking(&self) -> bool {
+        true
+    }
+
+    fn try_lock(&self, ttl: Duration) -> BoxFuture<'_, Result<Option<StoreLock>, TokenError>> {
+        let now = tokio::time::Instant::now();
+        let mut inner = self.inner();
+        let taken = inner.lock.as_ref().is_some_and(|(_, until)| now < *until);
+        let lock = (!taken).then(|| {
+            let lock = StoreLock::new();
+            inner.lock = Some((lock.clone(), now + ttl));
+            lock
+        });
+        Box::pin(async move { Ok(lock) })
+    }
+
+    fn unlock<'a>(&'a self, lock: &'a StoreLock) -> BoxFuture<'a, Result<(), TokenError>> {
+        let mut inner = self.inner();
+        if inner.lock.as_ref().is_some_and(|(held, _)| held == lock) {
+            inner.lock = None;
+        }
         Box::pin(async { Ok(()) })
     }
 }
@@ -289,6 +366,26 @@ mod tests {
         let debug = format!("{:?}", envelope());
         assert!(!debug.contains("tok.en.value"), "{debug}");
         assert!(debug.contains("sha256:"), "{debug}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn memory_store_locks_exclude_until_released_or_expired() {
+        let store = MemoryStore::new();
+        let ttl = Duration::from_secs(5);
+        let first = store.try_lock(ttl).await.unwrap().expect("free");
+        assert!(store.try_lock(ttl).await.unwrap().is_none(), "held");
+        store.unlock(&StoreLock::new()).await.unwrap();
+        assert!(store.try_lock(ttl).await.unwrap().is_none(), "only the owner releases");
+        store.unlock(&first).await.unwrap();
+        let second = store.try_lock(ttl).await.unwrap().expect("released");
+        tokio::time::advance(ttl).await;
+        let third = store.try_lock(ttl).await.unwrap().expect("expired");
+        store.unlock(&second).await.unwrap();
+        assert!(
+            store.try_lock(ttl).await.unwrap().is_none(),
+            "a stale owner cannot release the new lock"
+        );
+        assert_ne!(second, third);
     }
 
     #[tokio::test]

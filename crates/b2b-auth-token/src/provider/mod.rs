@@ -1,10 +1,9 @@
 //! [`TokenProvider`]: one token, read lock-free, refreshed ahead of expiry by one request at a
 //! time, shared through an optional [`TokenStore`].
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwapOption;
@@ -16,9 +15,16 @@ use tracing::Instrument as _;
 
 use crate::error::{ConfigError, TokenError, TokenErrorKind};
 use crate::schedule::{Backoff, RefreshPolicy};
-use crate::source::{FetchedToken, SourceKey, TokenSource};
-use crate::store::{TokenEnvelope, TokenStore};
+use crate::source::{FetchedToken, TokenSource};
+use crate::store::TokenStore;
 use crate::token::AccessToken;
+
+mod flight;
+pub(crate) mod shared;
+
+use flight::fetch_shared;
+use shared::SharingSettings;
+pub use shared::StoreRole;
 
 /// Default shortest wait after a failed refresh.
 pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_secs(1);
@@ -70,7 +76,10 @@ struct State {
     failures: u32,
     last_error: Option<(SystemTime, TokenError)>,
     last_refresh: Option<SystemTime>,
-    store_generation: u64,
+    /// The highest store generation seen: an envelope below it is never adopted.
+    max_generation: u64,
+    /// When this provider last fetched its own token because the shared one was unusable.
+    last_fallback: Option<Instant>,
 }
 
 type Outcome = Result<AccessToken, TokenError>;
@@ -81,6 +90,7 @@ struct Inner {
     backoff: Backoff,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn TokenStore>>,
+    sharing: SharingSettings,
     writer: String,
     background: bool,
     current: ArcSwapOption<Current>,
@@ -196,6 +206,8 @@ impl TokenProvider {
             backoff: Backoff { min: DEFAULT_BACKOFF_MIN, max: DEFAULT_BACKOFF_MAX },
             clock: Arc::new(SystemClock),
             store: None,
+            role: None,
+            sharing: SharingSettings::default(),
             writer: None,
             eager: false,
             background: true,
@@ -343,8 +355,7 @@ impl TokenProvider {
         Some(outcome)
     }
 
-    /// One refresh: adopt a newer token from the store, or fetch one (merged with concurrent
-    /// fetches for the same key) and share it through the store.
+    /// One refresh: through the store when there is one (see [`shared`]), else a fetch.
     async fn run_refresh(&self) -> Outcome {
         let key = self.inner.source.key();
         let attempt = lock(&self.inner.state).failures + 1;
@@ -356,31 +367,43 @@ impl TokenProvider {
             outcome = tracing::field::Empty,
         );
         async {
-            if let Some(token) = self.adopt_from_store().await {
-                tracing::Span::current().record("outcome", "adopted");
-                return Ok(token);
-            }
-            match fetch_shared(&self.inner.source).await.and_then(|f| self.check_arrival(f)) {
-                Ok(fetched) => {
-                    tracing::Span::current().record("outcome", "fetched");
-                    let token = self.install(&fetched.token, fetched.sent_at, fetched.lifetime);
-                    tracing::info!(
-                        fingerprint = token.fingerprint(),
-                        lifetime_secs = fetched.lifetime.as_secs(),
-                        "token refreshed"
-                    );
-                    self.save_to_store(&fetched).await;
-                    Ok(token)
-                }
-                Err(error) => {
-                    tracing::Span::current().record("outcome", "failed");
-                    self.record_failure(&error);
-                    Err(error)
-                }
+            match self.inner.store.clone() {
+                Some(store) => self.refresh_shared(&store).await,
+                None => self.fetch_and_install(None).await,
             }
         }
         .instrument(span)
         .await
+    }
+
+    /// Fetches a token (merged with concurrent fetches for the same key), installs it and,
+    /// given a store, shares it there.
+    async fn fetch_and_install(&self, store: Option<&Arc<dyn TokenStore>>) -> Outcome {
+        match fetch_shared(&self.inner.source).await.and_then(|f| self.check_arrival(f)) {
+            Ok(fetched) => {
+                tracing::Span::current().record("outcome", "fetched");
+                let zones = self.inner.policy.zones(fetched.lifetime, fastrand::f64());
+                let token = self.install(
+                    &fetched.token,
+                    fetched.sent_at + zones.refresh_after,
+                    fetched.sent_at + zones.stale_after,
+                );
+                tracing::info!(
+                    fingerprint = token.fingerprint(),
+                    lifetime_secs = fetched.lifetime.as_secs(),
+                    "token refreshed"
+                );
+                if let Some(store) = store {
+                    self.save(store, &fetched).await;
+                }
+                Ok(token)
+            }
+            Err(error) => {
+                tracing::Span::current().record("outcome", "failed");
+                self.record_failure(&error);
+                Err(error)
+            }
+        }
     }
 
     /// Refuses a token that is already stale when it arrives (its lifetime was shorter than
@@ -394,15 +417,9 @@ impl TokenProvider {
         }
     }
 
-    /// Makes `token` current, scheduled from `sent_at`.
-    fn install(&self, token: &AccessToken, sent_at: Instant, lifetime: Duration) -> AccessToken {
-        let zones = self.inner.policy.zones(lifetime, fastrand::f64());
-        let current = Current::new(
-            token.clone(),
-            sent_at + zones.refresh_after,
-            sent_at + zones.stale_after,
-            false,
-        );
+    /// Makes `token` current until `stale_at`, due for refresh at `refresh_at`.
+    fn install(&self, token: &AccessToken, refresh_at: Instant, stale_at: Instant) -> AccessToken {
+        let current = Current::new(token.clone(), refresh_at.min(stale_at), stale_at, false);
         self.inner.current.store(Some(Arc::new(current)));
         self.inner.next_attempt.store(0, Ordering::Release);
         {
@@ -413,6 +430,16 @@ impl TokenProvider {
         self.ensure_driver();
         self.inner.wake.notify_one();
         token.clone()
+    }
+
+    /// The current token if it may still be handed out, re-scheduled to look again at
+    /// `refresh_at`: for keeping a valid token while another instance refreshes.
+    fn keep_current_until(&self, refresh_at: Instant) -> Option<AccessToken> {
+        let current = self.inner.current.load_full()?;
+        if current.invalidated || Instant::now() >= current.stale_at {
+            return None;
+        }
+        Some(self.install(&current.token, refresh_at, current.stale_at))
     }
 
     fn record_failure(&self, error: &TokenError) {
@@ -430,62 +457,6 @@ impl TokenProvider {
             retry_in_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
             "token refresh failed"
         );
-    }
-
-    /// Adopts the store's token if it is fresh, fetched for this source, and not the token
-    /// this provider already has.
-    async fn adopt_from_store(&self) -> Option<AccessToken> {
-        let store = self.inner.store.as_ref()?;
-        let envelope = match store.load().await {
-            Ok(envelope) => envelope?,
-            Err(error) => {
-                tracing::warn!(%error, "token store unreadable; fetching directly");
-                return None;
-            }
-        };
-        lock(&self.inner.state).store_generation = envelope.generation();
-        let key = self.inner.source.key();
-        if !envelope.is_for(key) {
-            return None;
-        }
-        let token = envelope.token().ok()?;
-        let current = self.inner.current.load();
-        if current.as_deref().is_some_and(|c| c.token.expose_secret() == token.expose_secret()) {
-            return None;
-        }
-        let lifetime = envelope.expires_at().duration_since(envelope.issued_at()).ok()?;
-        let age = self.inner.clock.now().duration_since(envelope.issued_at()).unwrap_or_default();
-        let zones = self.inner.policy.zones(lifetime, 0.0);
-        if age >= zones.refresh_after {
-            return None;
-        }
-        let sent_at = Instant::now().checked_sub(age)?;
-        tracing::debug!(
-            generation = envelope.generation(),
-            writer = envelope.writer(),
-            "token adopted from the store"
-        );
-        Some(self.install(&token, sent_at, lifetime))
-    }
-
-    async fn save_to_store(&self, fetched: &FetchedToken) {
-        let Some(store) = &self.inner.store else { return };
-        let issued_at = fetched.token.expires_at() - fetched.lifetime;
-        let generation = {
-            let mut state = lock(&self.inner.state);
-            state.store_generation += 1;
-            state.store_generation
-        };
-        let envelope = TokenEnvelope::new(
-            &fetched.token,
-            issued_at,
-            self.inner.source.key(),
-            generation,
-            &self.inner.writer,
-        );
-        if let Err(error) = store.save(&envelope).await {
-            tracing::warn!(%error, "token store unwritable; the token is used in this process only");
-        }
     }
 
     /// Starts the background driver once, if enabled and a runtime is at hand.
@@ -540,58 +511,15 @@ async fn drive(provider: Weak<Inner>, wake: Arc<Notify>) {
     }
 }
 
+/// `$HOSTNAME` (or `unknown`) and the process id: who wrote a stored token.
+pub(crate) fn default_writer_id() -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".to_owned());
+    format!("{host}-{}", std::process::id())
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the token expired before it arrived")]
 struct ExpiredInTransit;
-
-type FlightResult = Result<FetchedToken, TokenError>;
-
-/// Fetches in progress, by source key: concurrent fetches for the same key in this process
-/// become one request.
-static FLIGHTS: LazyLock<Mutex<HashMap<SourceKey, watch::Receiver<Option<FlightResult>>>>> =
-    LazyLock::new(Mutex::default);
-
-/// Unregisters a flight when its leader finishes or is dropped.
-struct FlightGuard(SourceKey);
-
-impl Drop for FlightGuard {
-    fn drop(&mut self) {
-        lock(&FLIGHTS).remove(&self.0);
-    }
-}
-
-async fn fetch_shared(source: &Arc<dyn TokenSource>) -> FlightResult {
-    let key = source.key();
-    loop {
-        let (mut joined, leader) = {
-            let mut flights = lock(&FLIGHTS);
-            match flights.get(key) {
-                Some(flight) => (flight.clone(), None),
-                None => {
-                    let (publish, flight) = watch::channel(None);
-                    flights.insert(key.clone(), flight.clone());
-                    (flight, Some(publish))
-                }
-            }
-        };
-        if let Some(publish) = leader {
-            let guard = FlightGuard(key.clone());
-            let result = source.fetch().await;
-            drop(guard);
-            let _ = publish.send(Some(result.clone()));
-            return result;
-        }
-        match joined.wait_for(Option::is_some).await {
-            Ok(result) => {
-                if let Some(result) = result.clone() {
-                    return result;
-                }
-            }
-            // The leader was dropped before finishing: lead the next attempt.
-            Err(_) => continue,
-        }
-    }
-}
 
 /// Configures a [`TokenProvider`]. Every setter documents its default.
 pub struct TokenProviderBuilder {
@@ -600,6 +528,8 @@ pub struct TokenProviderBuilder {
     backoff: Backoff,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn TokenStore>>,
+    role: Option<StoreRole>,
+    sharing: SharingSettings,
     writer: Option<String>,
     eager: bool,
     background: bool,
@@ -611,6 +541,7 @@ impl fmt::Debug for TokenProviderBuilder {
             .field("key", self.source.key())
             .field("policy", &self.policy)
             .field("store", &self.store)
+            .field("role", &self.role)
             .field("eager", &self.eager)
             .field("background", &self.background)
             .finish_non_exhaustive()
@@ -633,10 +564,49 @@ impl TokenProviderBuilder {
         self
     }
 
-    /// Shares the token through `store`: a refresh first adopts a fresh token another
-    /// instance stored, and a fetched token is stored for the others. Default: none.
+    /// Shares the token through `store` (see [`StoreRole`] for who fetches and who reads).
+    /// Default: none — the provider fetches its own tokens.
     pub fn store(mut self, store: impl TokenStore) -> Self {
         self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// This instance's part in sharing the stored token. Default: [`StoreRole::Hybrid`] when
+    /// the store can lock (Redis, [`MemoryStore`](crate::MemoryStore)), else
+    /// [`StoreRole::Reader`] (e.g. SSM, with a scheduled [`Refresher`](crate::Refresher)).
+    pub fn store_role(mut self, role: StoreRole) -> Self {
+        self.role = Some(role);
+        self
+    }
+
+    /// How long the refresh lock of [`StoreRole::Hybrid`] is held at most: a refresher that
+    /// dies holding it is replaced after this. Default: 15 s (longer than a token request's
+    /// default timeout).
+    pub fn lock_ttl(mut self, ttl: Duration) -> Self {
+        self.sharing.lock_ttl = ttl;
+        self
+    }
+
+    /// How often the store is read again while the shared token is due and another instance
+    /// is refreshing it. Default: 5 s.
+    pub fn store_poll_interval(mut self, interval: Duration) -> Self {
+        self.sharing.poll_interval = interval;
+        self
+    }
+
+    /// The least time between two of this instance's own fetches when the shared token is
+    /// missing or stale (the refresher is down), so that a dead writer does not turn the fleet
+    /// into a herd against the identity provider. Default: 60 s.
+    pub fn fallback_interval(mut self, interval: Duration) -> Self {
+        self.sharing.fallback_interval = interval;
+        self
+    }
+
+    /// Before such a fetch, wait a random moment up to this long and read the store again:
+    /// the first instance to fetch writes its token back, and the others adopt it. Default:
+    /// 2 s.
+    pub fn fallback_jitter(mut self, jitter: Duration) -> Self {
+        self.sharing.fallback_jitter = jitter;
         self
     }
 
@@ -683,6 +653,18 @@ impl TokenProviderBuilder {
                 reason: "needs 0 < min <= max",
             });
         }
+        if self.sharing.lock_ttl.is_zero() || self.sharing.poll_interval.is_zero() {
+            return Err(ConfigError::OutOfRange {
+                setting: "lock_ttl and store_poll_interval",
+                reason: "must be positive",
+            });
+        }
+        let mut sharing = self.sharing;
+        sharing.role = match (self.role, &self.store) {
+            (Some(role), _) => role,
+            (None, Some(store)) if store.supports_locking() => StoreRole::Hybrid,
+            (None, _) => StoreRole::Reader,
+        };
         let runtime = Handle::try_current().ok();
         if self.eager && runtime.is_none() {
             return Err(ConfigError::OutOfRange {
@@ -690,10 +672,7 @@ impl TokenProviderBuilder {
                 reason: "needs a tokio runtime at build()",
             });
         }
-        let writer = self.writer.unwrap_or_else(|| {
-            let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown".to_owned());
-            format!("{host}-{}", std::process::id())
-        });
+        let writer = self.writer.unwrap_or_else(default_writer_id);
         let provider = TokenProvider {
             inner: Arc::new(Inner {
                 source: self.source,
@@ -701,6 +680,7 @@ impl TokenProviderBuilder {
                 backoff: self.backoff,
                 clock: self.clock,
                 store: self.store,
+                sharing,
                 writer,
                 background: self.background,
                 current: ArcSwapOption::empty(),
