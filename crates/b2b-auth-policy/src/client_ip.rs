@@ -257,7 +257,10 @@ impl TrustedProxies {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use http::HeaderValue;
+    use proptest::prelude::*;
 
     use super::*;
 
@@ -412,5 +415,32 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, ClientIpError::Header(_)));
+    }
+
+    proptest! {
+        /// Whatever a client prepends, the walk stops at the address our proxies appended.
+        #[test]
+        fn prepended_hops_never_change_the_client(
+            forged in proptest::collection::vec("[0-9a-f.:\\[\\] ,_unkow]{0,20}", 0..5),
+            client in any::<u32>().prop_filter("untrusted", |a| a >> 24 != 10),
+            proxies in proptest::collection::vec(any::<u32>(), 0..4),
+        ) {
+            let source = source(ProxyHeaders::XForwardedFor);
+            let client = Ipv4Addr::from(client);
+            let proxies = proxies.iter().map(|p| Ipv4Addr::from(0x0a00_0000 | (p & 0x00ff_ffff)).to_string());
+            let appended: Vec<String> = std::iter::once(client.to_string()).chain(proxies).collect();
+            let mut map = HeaderMap::new();
+            for forged in &forged {
+                if let Ok(value) = HeaderValue::from_str(forged) {
+                    map.append("x-forwarded-for", value);
+                }
+            }
+            map.append("x-forwarded-for", HeaderValue::from_str(&appended.join(", ")).unwrap());
+            match source.resolve(PROXY.parse().unwrap(), &map) {
+                Ok(resolved) => prop_assert_eq!(resolved.addr(), IpAddr::V4(client)),
+                // A malformed forged part refuses the whole header: never a wrong client.
+                Err(err) => prop_assert!(matches!(err, ClientIpError::Header(_)), "{}", err),
+            }
+        }
     }
 }

@@ -387,6 +387,10 @@ fn scheme(value: String) -> Result<String, ForwardedErrorKind> {
 
 #[cfg(test)]
 mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
     use super::*;
 
     fn ip(addr: &str, port: Option<u16>) -> Node {
@@ -522,5 +526,44 @@ mod tests {
         assert_eq!(err("for=\"1.2.3.4:x\""), ForwardedErrorKind::InvalidPort);
         assert_eq!(err("proto=1http"), ForwardedErrorKind::InvalidProto);
         assert_eq!(err("for=_"), ForwardedErrorKind::InvalidNode(crate::AddrErrorKind::Invalid));
+    }
+
+    fn arb_hop() -> impl Strategy<Value = (IpAddr, Option<u16>, String)> {
+        prop_oneof![
+            (any::<u32>(), proptest::option::of(any::<u16>())).prop_map(|(a, port)| {
+                let addr = IpAddr::V4(Ipv4Addr::from(a));
+                let text = port.map_or(addr.to_string(), |p| format!("{addr}:{p}"));
+                (addr, port, text)
+            }),
+            (any::<u128>(), proptest::option::of(any::<u16>()), any::<bool>()).prop_map(
+                |(a, port, bracket)| {
+                    let addr = crate::normalize(IpAddr::V6(Ipv6Addr::from(a)));
+                    let v6 = Ipv6Addr::from(a);
+                    let text = match port {
+                        Some(p) => format!("[{v6}]:{p}"),
+                        None if bracket => format!("[{v6}]"),
+                        None => v6.to_string(),
+                    };
+                    (addr, port, text)
+                }
+            ),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn xff_reads_back_what_proxies_write(hops in proptest::collection::vec(arb_hop(), 1..8)) {
+            let line = hops.iter().map(|(_, _, text)| text.as_str()).collect::<Vec<_>>().join(", ");
+            let parsed = parse_x_forwarded_for([line.as_str()]).unwrap();
+            let expected: Vec<Node> =
+                hops.iter().map(|&(addr, port, _)| Node::Ip { addr, port }).collect();
+            prop_assert_eq!(parsed, expected);
+        }
+
+        #[test]
+        fn parsers_never_panic_on_printable_input(line in "[ -~\t]{0,64}") {
+            let _ = parse_x_forwarded_for([line.as_str()]);
+            let _ = parse_forwarded([line.as_str()]);
+        }
     }
 }
