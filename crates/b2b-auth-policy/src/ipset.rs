@@ -361,13 +361,6 @@ fn map_v4(net: IpNet) -> IpNet {
     }
 }
 
-/// For the property tests: the same question answered by scanning every network.
-#[cfg(test)]
-pub(crate) fn linear_lookup(nets: &[IpNet], ip: IpAddr) -> bool {
-    let ip = normalize(ip);
-    nets.iter().any(|net| net.contains(&ip))
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
@@ -478,6 +471,12 @@ mod tests {
             IpSet::parse(["fe80::%1/64"]).unwrap_err(),
             IpSetError::InvalidAddress { .. }
         ));
+    }
+
+    /// The same question answered by scanning every network.
+    fn linear_lookup(nets: &[IpNet], ip: IpAddr) -> bool {
+        let ip = normalize(ip);
+        nets.iter().any(|net| net.contains(&ip))
     }
 
     fn arb_net() -> impl Strategy<Value = IpNet> {
