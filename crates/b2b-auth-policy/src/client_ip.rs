@@ -214,26 +214,25 @@ impl TrustedProxies {
         if lines.iter().next().is_none() {
             return Ok(None);
         }
-        let hops = match header {
+        match header {
             ForwardedHeader::XForwardedFor => {
-                parse_x_forwarded_for(lines)?.into_iter().map(Some).collect()
+                self.walk(header, parse_x_forwarded_for(lines)?.into_iter().map(Some))
             }
             ForwardedHeader::Forwarded => {
-                parse_forwarded(lines)?.iter().map(ForwardedElement::for_node).collect()
+                self.walk(header, parse_forwarded(lines)?.iter().map(ForwardedElement::for_node))
             }
-        };
-        self.walk(header, hops)
+        }
     }
 
     /// Right to left: the first hop outside the trusted proxies is the client.
     fn walk(
         &self,
         header: ForwardedHeader,
-        hops: Vec<Option<Node>>,
+        hops: impl DoubleEndedIterator<Item = Option<Node>> + ExactSizeIterator,
     ) -> Result<Option<ClientIp>, ClientIpError> {
         let count = hops.len();
         let mut leftmost = None;
-        for (hop, node) in hops.into_iter().enumerate().rev() {
+        for (hop, node) in hops.enumerate().rev() {
             let addr = match node {
                 Some(Node::Ip { addr, .. }) => addr,
                 other => {

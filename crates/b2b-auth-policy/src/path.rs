@@ -47,7 +47,8 @@ pub fn canonical_path(path: &str, mode: PathMode) -> Result<Cow<'_, str>, PathEr
         return fail(PathErrorKind::NotAbsolute);
     };
     let count = rest.split('/').count();
-    let mut segments: Vec<Cow<'_, str>> = Vec::with_capacity(count);
+    // Only a rewrite needs the segments; checking a canonical path allocates nothing.
+    let mut segments: Vec<Cow<'_, str>> = Vec::new();
     let mut changed = false;
     let mut trailing_slash = false;
     for (index, raw) in rest.split('/').enumerate() {
@@ -76,7 +77,8 @@ pub fn canonical_path(path: &str, mode: PathMode) -> Result<Cow<'_, str>, PathEr
                     return fail(PathErrorKind::AboveRoot);
                 }
             }
-            _ => segments.push(segment),
+            _ if mode == PathMode::Normalize => segments.push(segment),
+            _ => {}
         }
     }
     if !changed {
