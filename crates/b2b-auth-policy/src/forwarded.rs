@@ -136,36 +136,31 @@ fn xff_node(element: &str) -> Result<Node, ForwardedErrorKind> {
     if element.eq_ignore_ascii_case("unknown") {
         return Ok(Node::Unknown);
     }
-    if element.starts_with('[') {
-        return bracketed(element);
-    }
-    match element.split_once(':') {
-        // One colon: IPv4 with a port. More: a bare IPv6 address.
-        Some((v4, port)) if !port.contains(':') => {
-            let addr = address(v4)?;
-            if !addr.is_ipv4() {
-                return Err(ForwardedErrorKind::Brackets);
-            }
-            Ok(Node::Ip { addr, port: Some(port_number(port)?) })
-        }
-        _ => Ok(Node::Ip { addr: address(element)?, port: None }),
-    }
-}
-
-/// `[IPv6]` or `[IPv6]:port`.
-fn bracketed(element: &str) -> Result<Node, ForwardedErrorKind> {
-    let inner = element.strip_prefix('[').ok_or(ForwardedErrorKind::Brackets)?;
-    let (v6, rest) = inner.split_once(']').ok_or(ForwardedErrorKind::Brackets)?;
-    let addr = address(v6)?;
-    if !v6.contains(':') {
-        // An IPv4 address in brackets is not a form any proxy writes.
+    let (name, port, bracketed) = split_node(element)?;
+    let addr = address(name)?;
+    // Brackets hold IPv6 only; a port needs brackets around IPv6.
+    if (bracketed || port.is_some()) && bracketed != name.contains(':') {
         return Err(ForwardedErrorKind::Brackets);
     }
-    let port = match rest {
-        "" => None,
-        _ => Some(port_number(rest.strip_prefix(':').ok_or(ForwardedErrorKind::Brackets)?)?),
-    };
-    Ok(Node::Ip { addr, port })
+    Ok(Node::Ip { addr, port: port.map(port_number).transpose()? })
+}
+
+/// Splits `[v6]:port`, `[v6]`, `name:port` or `name` into the name, the port text, and
+/// whether the name was bracketed. Text with several colons outside brackets (a bare IPv6
+/// address) comes back whole, without a port.
+fn split_node(text: &str) -> Result<(&str, Option<&str>, bool), ForwardedErrorKind> {
+    if let Some(inner) = text.strip_prefix('[') {
+        let (v6, rest) = inner.split_once(']').ok_or(ForwardedErrorKind::Brackets)?;
+        let port = match rest {
+            "" => None,
+            _ => Some(rest.strip_prefix(':').ok_or(ForwardedErrorKind::Brackets)?),
+        };
+        return Ok((v6, port, true));
+    }
+    match text.split_once(':') {
+        Some((name, port)) if !port.contains(':') => Ok((name, Some(port), false)),
+        _ => Ok((text, None, false)),
+    }
 }
 
 fn address(text: &str) -> Result<IpAddr, ForwardedErrorKind> {
@@ -335,26 +330,11 @@ impl<'a> Cursor<'a> {
 /// RFC 7239 §6: `node = nodename [ ":" node-port ]`, where an IPv6 nodename is bracketed and
 /// a port may be obfuscated (then dropped).
 fn forwarded_node(value: &str) -> Result<Node, ForwardedErrorKind> {
-    let (name, port) = match value.strip_prefix('[') {
-        Some(inner) => {
-            let (v6, rest) = inner.split_once(']').ok_or(ForwardedErrorKind::Brackets)?;
-            let port = match rest {
-                "" => None,
-                _ => Some(rest.strip_prefix(':').ok_or(ForwardedErrorKind::Brackets)?),
-            };
-            (v6, port)
-        }
-        None => match value.split_once(':') {
-            Some((_, port)) if port.contains(':') => return Err(ForwardedErrorKind::Brackets),
-            Some((name, port)) => (name, Some(port)),
-            None => (value, None),
-        },
-    };
+    let (name, port, bracketed) = split_node(value)?;
     let port = match port {
         Some(port) if !is_obfuscated(port) => Some(port_number(port)?),
         _ => None,
     };
-    let bracketed = value.starts_with('[');
     if !bracketed && name.eq_ignore_ascii_case("unknown") {
         Ok(Node::Unknown)
     } else if !bracketed && is_obfuscated(name) {
