@@ -9,6 +9,7 @@
 //!
 //! | feature | module | what it is |
 //! |---|---|---|
+//! | `policy` | [`policy`] (`b2b-auth-policy`) | client-IP resolution behind trusted proxies, IP sets, AWS-style resource policies and WAF IP rules, with explained decisions |
 //! | `token` | [`token`] (`b2b-auth-token`) | client-credentials tokens: one shared token, refreshed ahead of expiry, read lock-free |
 //!
 //! For integration tests, `b2b-auth-issuer` (a local client-credentials authorization server
@@ -16,12 +17,15 @@
 //!
 //! ```toml
 //! [dependencies]
-//! b2b-auth = { version = "0.1", features = ["token"] }
+//! b2b-auth = { version = "0.1", features = ["token", "policy"] }
 //! ```
 //!
 //! See the repository README for the crate map and the reference scenario (car orders and tire
 //! orders).
 
+#[cfg(feature = "policy")]
+#[doc(inline)]
+pub use b2b_auth_policy as policy;
 #[cfg(feature = "token")]
 #[doc(inline)]
 pub use b2b_auth_token as token;
