@@ -11,6 +11,8 @@
 //! |---|---|---|
 //! | `policy` | [`policy`] (`b2b-auth-policy`) | client-IP resolution behind trusted proxies, IP sets, AWS-style resource policies and WAF IP rules, with explained decisions |
 //! | `token` | [`token`] (`b2b-auth-token`) | client-credentials tokens: one shared token, refreshed ahead of expiry, read lock-free |
+//! | `ssm` | [`ssm`] (`b2b-auth-ssm`) | the token shared by a fleet through AWS SSM Parameter Store (pulls in the AWS SDK) |
+//! | `redis` | [`redis`] (`b2b-auth-redis`) | the token shared by a fleet through Redis, with refresher election |
 //!
 //! For integration tests, `b2b-auth-issuer` (a local client-credentials authorization server
 //! shaped like a Cognito user pool) is a separate dev-dependency.
@@ -26,6 +28,12 @@
 #[cfg(feature = "policy")]
 #[doc(inline)]
 pub use b2b_auth_policy as policy;
+#[cfg(feature = "redis")]
+#[doc(inline)]
+pub use b2b_auth_redis as redis;
+#[cfg(feature = "ssm")]
+#[doc(inline)]
+pub use b2b_auth_ssm as ssm;
 #[cfg(feature = "token")]
 #[doc(inline)]
 pub use b2b_auth_token as token;

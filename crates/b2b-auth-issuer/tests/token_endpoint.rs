@@ -286,7 +286,7 @@ async fn discovery_and_jwks_describe_the_issuer() {
     assert_eq!(discovery["grant_types_supported"], serde_json::json!(["client_credentials"]));
     assert_eq!(
         discovery["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["client_secret_basic", "client_secret_post"])
+        serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
     let scopes = discovery["scopes_supported"].as_array().unwrap();
     assert_eq!(scopes.len(), 4);
