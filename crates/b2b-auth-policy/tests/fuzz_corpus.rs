@@ -4,7 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a panic is the failure report
 
-use std::fs;
 use std::path::PathBuf;
 
 use b2b_auth_policy::{
@@ -12,19 +11,7 @@ use b2b_auth_policy::{
 };
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
-    let mut files: Vec<_> = fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|entry| entry.unwrap().path())
-        .filter(|path| path.is_file())
-        .map(|path| {
-            let data = fs::read(&path).unwrap();
-            (path, data)
-        })
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "empty corpus {}", dir.display());
-    files
+    b2b_auth_testkit::fuzz_corpus(target)
 }
 
 fn lines(data: &[u8]) -> Vec<&[u8]> {

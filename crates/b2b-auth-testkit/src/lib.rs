@@ -47,3 +47,26 @@ pub fn deps_dir() -> PathBuf {
         None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-deps"),
     }
 }
+
+/// The files of a committed fuzz corpus (`fuzz/corpus/<target>/`), sorted by name, for tests
+/// that replay every input a fuzz target once found through the same entry point, so that a
+/// crash once fixed stays fixed.
+///
+/// # Panics
+/// If the folder is missing or empty.
+pub fn fuzz_corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus").join(target);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let mut files: Vec<(PathBuf, Vec<u8>)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file())
+        .map(|path| {
+            let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (path, data)
+        })
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "empty fuzz corpus {}", dir.display());
+    files
+}

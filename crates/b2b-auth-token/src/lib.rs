@@ -69,3 +69,51 @@ pub use schedule::RefreshPolicy;
 pub use source::{BoxFuture, FetchedToken, SourceKey, TokenSource};
 pub use store::{ENVELOPE_VERSION, MemoryStore, StoreLock, TokenEnvelope, TokenStore};
 pub use token::AccessToken;
+
+/// Entry points for the fuzz targets in `fuzz/` and their corpus-replay tests. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::Duration;
+
+    use crate::response::{self, LifetimeLimits};
+
+    /// A token endpoint's answer: the first two bytes are the status, the rest the body.
+    pub fn token_response(data: &[u8]) {
+        let (status, body) = match data {
+            [high, low, body @ ..] => (u16::from_be_bytes([*high, *low]) % 600, body),
+            _ => return,
+        };
+        let limits =
+            LifetimeLimits { default: Duration::from_secs(300), max: Duration::from_secs(86_400) };
+        match http::StatusCode::from_u16(status) {
+            Ok(http::StatusCode::OK) => {
+                if let Ok(parsed) = response::parse_success(body, limits) {
+                    assert!(parsed.lifetime > Duration::ZERO && parsed.lifetime <= limits.max);
+                    let _ = crate::AccessToken::new(
+                        parsed.access_token,
+                        parsed.scope,
+                        std::time::SystemTime::now(),
+                    );
+                }
+            }
+            Ok(status) => {
+                let error = response::parse_error(status, None, body);
+                let _ = (error.to_string(), error.is_transient(), error.oauth_description());
+            }
+            Err(_) => {}
+        }
+    }
+
+    /// A stored envelope: whatever parses must survive a round trip unchanged.
+    pub fn token_envelope(data: &[u8]) {
+        let Ok(json) = std::str::from_utf8(data) else { return };
+        let Ok(envelope) = crate::TokenEnvelope::from_json(json) else { return };
+        let again = crate::TokenEnvelope::from_json(secrecy::ExposeSecret::expose_secret(
+            &envelope.to_json(),
+        ))
+        .unwrap_or_else(|e| panic!("an envelope that parsed did not round-trip: {e}"));
+        assert_eq!(again.generation(), envelope.generation());
+        assert_eq!(again.expires_at(), envelope.expires_at());
+        let _ = envelope.token();
+    }
+}
