@@ -108,6 +108,10 @@ struct Snapshot {
     keys: Option<Arc<JwkSet>>,
     /// When a background refresh is due (or, after a failure, may be retried).
     refresh_at: Instant,
+    /// The end of the TTL.
+    fresh_until: Instant,
+    /// Whether the last refresh failed (then stale keys serve without waiting).
+    failing: bool,
     /// Past this the keys are too stale to trust; `None` for a static set.
     usable_until: Option<Instant>,
 }
@@ -176,7 +180,9 @@ impl Jwks {
             .max_capacity(NEGATIVE_CACHE_CAPACITY)
             .time_to_live(NEGATIVE_CACHE_TTL)
             .build();
-        let state = Snapshot { keys, refresh_at: far_future(now), usable_until };
+        let never = far_future(now);
+        let state =
+            Snapshot { keys, refresh_at: never, fresh_until: never, failing: false, usable_until };
         Self {
             inner: Arc::new(Inner {
                 source,
@@ -215,10 +221,22 @@ impl Jwks {
         self.inner.fetches.load(Ordering::Relaxed)
     }
 
-    /// Whether `key` is still in the current key set (verified-token cache hits).
+    /// Whether `key` is in the current, fresh key set (verified-token cache hits). Starts a
+    /// background refresh when one is due; `false` past the TTL, so that the caller takes
+    /// the full path, which waits for fresh keys.
     pub(crate) fn holds(&self, key: &Arc<VerifyingKey>) -> bool {
+        let now = Instant::now();
         let state = self.inner.state.load();
-        state.usable(Instant::now()).is_some_and(|keys| keys.holds(key))
+        let Some(keys) = state.usable(now) else {
+            return false;
+        };
+        if now >= state.refresh_at {
+            if now >= state.fresh_until && !state.failing {
+                return false;
+            }
+            let _ = self.start_or_join(now, Reason::Background);
+        }
+        keys.holds(key)
     }
 
     /// The key that must verify `jws`: the hot path.
@@ -231,34 +249,34 @@ impl Jwks {
         {
             let state = self.inner.state.load();
             if let Some(keys) = state.usable(now) {
-                if now >= state.refresh_at {
+                // Past the TTL with a working endpoint, wait for fresh keys (a key the issuer
+                // removed must stop verifying); while refreshes fail, serve the stale keys.
+                let must_wait = now >= state.fresh_until && !state.failing;
+                if now >= state.refresh_at && !must_wait {
                     // The receiver is dropped: nobody waits for a background refresh.
                     let _ = self.start_or_join(now, Reason::Background);
                 }
-                match jws.check_key(keys, allowed) {
-                    Err(e) if e.kind() == VerifyErrorKind::UnknownKey => {}
-                    found => return found.cloned(),
+                if !must_wait {
+                    match jws.check_key(keys, allowed) {
+                        Err(e) if e.kind() == VerifyErrorKind::UnknownKey => {}
+                        found => return found.cloned(),
+                    }
+                    drop(state);
+                    return self.key_after_unknown_kid(jws, allowed, now).await;
                 }
-            } else {
-                drop(state);
-                return self.key_after_required_fetch(jws, allowed, now).await;
             }
         }
-        self.key_after_unknown_kid(jws, allowed, now).await
-    }
-
-    async fn key_after_required_fetch(
-        &self,
-        jws: &CompactJws<'_>,
-        allowed: AlgorithmSet,
-        now: Instant,
-    ) -> Result<Arc<VerifyingKey>, VerifyError> {
-        let receiver = self.start_or_join(now, Reason::Required)?;
-        let outcome = wait(receiver).await;
+        // No keys yet, or keys past their TTL: wait for the refresh.
+        let outcome = self.start_or_join(now, Reason::Required)?;
+        let failure = wait(outcome).await.err();
         let state = self.inner.state.load();
-        match state.usable(Instant::now()) {
-            Some(keys) => jws.check_key(keys, allowed).cloned(),
-            None => Err(self.unavailable(outcome.err())),
+        let keys = state.usable(Instant::now()).ok_or_else(|| self.unavailable(failure))?;
+        match jws.check_key(keys, allowed) {
+            Err(e) if e.kind() == VerifyErrorKind::UnknownKey => {
+                drop(state);
+                self.key_after_unknown_kid(jws, allowed, Instant::now()).await
+            }
+            found => found.cloned(),
         }
     }
 
@@ -366,6 +384,8 @@ impl Jwks {
                 self.inner.state.store(Arc::new(Snapshot {
                     keys: Some(Arc::new(keys)),
                     refresh_at: now + ttl - ttl / 4,
+                    fresh_until: now + ttl,
+                    failing: false,
                     usable_until: Some(now + ttl + settings.stale_if_error),
                 }));
                 self.inner.unknown_kids.invalidate_all();
@@ -382,6 +402,8 @@ impl Jwks {
                 self.inner.state.store(Arc::new(Snapshot {
                     keys: previous.keys.clone(),
                     refresh_at: now + backoff,
+                    fresh_until: previous.fresh_until,
+                    failing: true,
                     usable_until: previous.usable_until,
                 }));
                 Err(Arc::new(error))
