@@ -139,7 +139,8 @@ struct Control {
 enum Reason {
     /// The keys are getting old: refresh without making anyone wait.
     Background,
-    /// A token names a `kid` we do not have.
+    /// A token names a `kid` we do not have. (Remembered unknown `kid`s need no clearing on
+    /// refresh: the current key set is always searched first.)
     UnknownKid,
     /// No usable keys: the caller waits.
     Required,
@@ -388,7 +389,6 @@ impl Jwks {
                     failing: false,
                     usable_until: Some(now + ttl + settings.stale_if_error),
                 }));
-                self.inner.unknown_kids.invalidate_all();
                 Ok(())
             }
             Err(error) => {
