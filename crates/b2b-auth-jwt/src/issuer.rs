@@ -107,14 +107,6 @@ impl TrustedIssuer {
                 return fail(VerifyErrorKind::TooOld);
             }
         }
-        if !self.audiences.is_empty() && !claims.aud.iter().any(|a| self.audiences.contains(a)) {
-            return fail(VerifyErrorKind::WrongAudience);
-        }
-        if !self.client_ids.is_empty()
-            && !claims.client_id.as_ref().is_some_and(|id| self.client_ids.contains(id))
-        {
-            return fail(VerifyErrorKind::WrongAudience);
-        }
         if self.token_use.is_some() && claims.token_use != self.token_use {
             return fail(VerifyErrorKind::WrongTokenUse);
         }
@@ -122,6 +114,14 @@ impl TrustedIssuer {
             && !header.typ().is_some_and(|typ| media_type_matches(typ, required))
         {
             return fail(VerifyErrorKind::WrongType);
+        }
+        if !self.audiences.is_empty() && !claims.aud.iter().any(|a| self.audiences.contains(a)) {
+            return fail(VerifyErrorKind::WrongAudience);
+        }
+        if !self.client_ids.is_empty()
+            && !claims.client_id.as_ref().is_some_and(|id| self.client_ids.contains(id))
+        {
+            return fail(VerifyErrorKind::WrongAudience);
         }
         Ok(())
     }
