@@ -107,3 +107,37 @@ pub use jws::{CompactJws, DEFAULT_MAX_TOKEN_LEN, Header, VerifiedJws};
 pub use keyset::{DEFAULT_MAX_KEYS, JwkSet, MIN_RSA_BITS};
 pub use scope::{ScopeDenied, ScopePolicy, Scopes};
 pub use verifier::{Verifier, VerifierBuilder};
+
+/// Entry points of the fuzz targets (`fuzz/`), also replayed over the committed corpora by
+/// this crate's tests. Not part of the supported API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::sync::OnceLock;
+
+    use crate::{CompactJws, JwkSet};
+
+    /// A key set with one key of each type (RFC 7515 A.2 and A.3, RFC 8037 A.2).
+    fn keys() -> &'static JwkSet {
+        static KEYS: OnceLock<JwkSet> = OnceLock::new();
+        KEYS.get_or_init(|| {
+            JwkSet::from_json(include_bytes!("../tests/data/fuzz-keys.json")).unwrap_or_default()
+        })
+    }
+
+    /// Parses `data` as a compact JWS and, when it parses, verifies it against fixed keys.
+    pub fn compact_jws(data: &[u8]) {
+        if let Ok(token) = std::str::from_utf8(data) {
+            if let Ok(jws) = CompactJws::parse(token) {
+                let _ = jws.header().kid();
+                let _ = jws.verify(keys());
+            }
+        }
+    }
+
+    /// Parses `data` as a JWK Set and looks at what it holds.
+    pub fn jwk_set(data: &[u8]) {
+        if let Ok(set) = JwkSet::from_json(data) {
+            let _ = (set.len(), set.skipped(), set.kids().count());
+        }
+    }
+}

@@ -50,7 +50,10 @@ async fn oauth2_mock_server_es256_and_eddsa_tokens_verify() {
     assert_eq!(mock.requests("/jwks"), 1);
 
     let read_only = mock_token(&mock, "tires/orders.read").await;
-    assert_eq!(verifier.verify_for(&read_only, &write).await.unwrap_err().kind(), VerifyErrorKind::InsufficientScope);
+    assert_eq!(
+        verifier.verify_for(&read_only, &write).await.unwrap_err().kind(),
+        VerifyErrorKind::InsufficientScope
+    );
 }
 
 #[tokio::test]
@@ -65,7 +68,10 @@ async fn oauth2_mock_server_faults_and_shaped_tokens() {
     assert!(verifier.verify(&mock_token(&mock, "b").await).await.is_ok());
 
     mock.set_token_lifetime(-120);
-    assert_eq!(verifier.verify(&mock_token(&mock, "c").await).await.unwrap_err().kind(), VerifyErrorKind::Expired);
+    assert_eq!(
+        verifier.verify(&mock_token(&mock, "c").await).await.unwrap_err().kind(),
+        VerifyErrorKind::Expired
+    );
     mock.set_token_lifetime(3600);
     mock.set_claims(json!({ "iss": "https://evil.example" }));
     assert_eq!(
@@ -73,11 +79,17 @@ async fn oauth2_mock_server_faults_and_shaped_tokens() {
         VerifyErrorKind::UntrustedIssuer
     );
     mock.set_claims(json!({ "iss": mock.issuer_url(), "client_id": "intruder" }));
-    assert_eq!(verifier.verify(&mock_token(&mock, "e").await).await.unwrap_err().kind(), VerifyErrorKind::WrongAudience);
+    assert_eq!(
+        verifier.verify(&mock_token(&mock, "e").await).await.unwrap_err().kind(),
+        VerifyErrorKind::WrongAudience
+    );
     mock.set_claims(json!({ "client_id": "car-orders" }));
     mock.set_header(json!({ "kid": "unknown" }));
     // Unknown kid: a refresh is tried (the endpoint still fails), then the token is refused.
-    assert_eq!(verifier.verify(&mock_token(&mock, "f").await).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
+    assert_eq!(
+        verifier.verify(&mock_token(&mock, "f").await).await.unwrap_err().kind(),
+        VerifyErrorKind::UnknownKey
+    );
 }
 
 #[tokio::test]
@@ -125,5 +137,8 @@ async fn cognito_preset_verifies_moto_access_tokens_and_refuses_id_tokens() {
         )
         .build()
         .unwrap();
-    assert_eq!(other_client.verify(&access).await.unwrap_err().kind(), VerifyErrorKind::WrongAudience);
+    assert_eq!(
+        other_client.verify(&access).await.unwrap_err().kind(),
+        VerifyErrorKind::WrongAudience
+    );
 }

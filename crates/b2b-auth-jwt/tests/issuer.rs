@@ -42,7 +42,11 @@ impl Setup {
     }
 
     fn verifier_with(&self, trusted: TrustedIssuerBuilder) -> Verifier {
-        Verifier::builder().issuer(trusted.build().unwrap()).clock(self.clock.clone()).build().unwrap()
+        Verifier::builder()
+            .issuer(trusted.build().unwrap())
+            .clock(self.clock.clone())
+            .build()
+            .unwrap()
     }
 
     fn verifier(&self) -> Verifier {
@@ -75,7 +79,10 @@ async fn issuer_tokens_verify_with_typed_claims() {
     assert_eq!(claims.client_id(), Some("car-orders"));
     assert_eq!(claims.subject(), Some("car-orders"));
     assert_eq!(claims.token_use(), Some("access"));
-    assert_eq!(claims.scopes().iter().collect::<Vec<_>>(), ["tires/orders.read", "tires/orders.write"]);
+    assert_eq!(
+        claims.scopes().iter().collect::<Vec<_>>(),
+        ["tires/orders.read", "tires/orders.write"]
+    );
     assert_eq!(claims.header().kid(), Some(TestKey::RSA.kid()));
     assert_eq!(claims.get("version"), Some(&json!(2)));
     #[derive(serde::Deserialize)]
@@ -145,14 +152,35 @@ async fn issuer_client_and_token_use_are_required_to_match() {
     let setup = Setup::start().await;
     let verifier = setup.verifier();
     let other_client = setup.token("tire-orders");
-    assert_eq!(verifier.verify(&other_client).await.unwrap_err().kind(), VerifyErrorKind::WrongAudience);
+    assert_eq!(
+        verifier.verify(&other_client).await.unwrap_err().kind(),
+        VerifyErrorKind::WrongAudience
+    );
     let cases = [
-        (setup.forged(|c| c["iss"] = json!("https://evil.example")), VerifyErrorKind::UntrustedIssuer),
-        (setup.forged(|c| { c.as_object_mut().unwrap().remove("iss"); }), VerifyErrorKind::UntrustedIssuer),
+        (
+            setup.forged(|c| c["iss"] = json!("https://evil.example")),
+            VerifyErrorKind::UntrustedIssuer,
+        ),
+        (
+            setup.forged(|c| {
+                c.as_object_mut().unwrap().remove("iss");
+            }),
+            VerifyErrorKind::UntrustedIssuer,
+        ),
         (setup.forged(|c| c["iss"] = json!(5)), VerifyErrorKind::InvalidClaim),
         (setup.forged(|c| c["token_use"] = json!("id")), VerifyErrorKind::WrongTokenUse),
-        (setup.forged(|c| { c.as_object_mut().unwrap().remove("token_use"); }), VerifyErrorKind::WrongTokenUse),
-        (setup.forged(|c| { c.as_object_mut().unwrap().remove("client_id"); }), VerifyErrorKind::WrongAudience),
+        (
+            setup.forged(|c| {
+                c.as_object_mut().unwrap().remove("token_use");
+            }),
+            VerifyErrorKind::WrongTokenUse,
+        ),
+        (
+            setup.forged(|c| {
+                c.as_object_mut().unwrap().remove("client_id");
+            }),
+            VerifyErrorKind::WrongAudience,
+        ),
         (setup.forged(|c| c["client_id"] = json!(["car-orders"])), VerifyErrorKind::InvalidClaim),
         (setup.forged(|c| c["scope"] = json!(7)), VerifyErrorKind::InvalidClaim),
     ];
@@ -160,19 +188,27 @@ async fn issuer_client_and_token_use_are_required_to_match() {
         assert_eq!(verifier.verify(&token).await.unwrap_err().kind(), expected);
     }
     let by_audience = setup.verifier_with(
-        TrustedIssuer::builder(setup.issuer().url()).jwks_uri(setup.issuer().jwks_uri()).audience("tires"),
+        TrustedIssuer::builder(setup.issuer().url())
+            .jwks_uri(setup.issuer().jwks_uri())
+            .audience("tires"),
     );
     let with_aud = setup.forged(|c| c["aud"] = json!(["cars", "tires"]));
     assert!(by_audience.verify(&with_aud).await.is_ok());
     let wrong_aud = setup.forged(|c| c["aud"] = json!("cars"));
-    assert_eq!(by_audience.verify(&wrong_aud).await.unwrap_err().kind(), VerifyErrorKind::WrongAudience);
+    assert_eq!(
+        by_audience.verify(&wrong_aud).await.unwrap_err().kind(),
+        VerifyErrorKind::WrongAudience
+    );
     assert_eq!(
         by_audience.verify(&setup.token("car-orders")).await.unwrap_err().kind(),
         VerifyErrorKind::WrongAudience,
         "no aud at all"
     );
     let typed = setup.verifier_with(setup.trusted().require_type("at+jwt"));
-    assert_eq!(typed.verify(&setup.token("car-orders")).await.unwrap_err().kind(), VerifyErrorKind::WrongType);
+    assert_eq!(
+        typed.verify(&setup.token("car-orders")).await.unwrap_err().kind(),
+        VerifyErrorKind::WrongType
+    );
     let (_, claims) = jwt_parts(&setup.token("car-orders"));
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some(TestKey::RSA.kid().into());
@@ -199,7 +235,12 @@ async fn forged_and_mangled_tokens_are_refused() {
     let mut hs = Header::new(Algorithm::HS256);
     hs.kid = Some(kid.into());
     let public_json = TestKey::RSA.public_jwk_json().to_string();
-    let hs256 = jsonwebtoken::encode(&hs, &claims, &jsonwebtoken::EncodingKey::from_secret(public_json.as_bytes())).unwrap();
+    let hs256 = jsonwebtoken::encode(
+        &hs,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public_json.as_bytes()),
+    )
+    .unwrap();
     // The attacker's own key, embedded in the header, under the issuer's kid or its own.
     let mut embedded = Header::new(Algorithm::RS256);
     embedded.kid = Some(kid.into());
@@ -226,7 +267,8 @@ async fn forged_and_mangled_tokens_are_refused() {
     let padded = format!("{header_b64}.{payload_b64}=.{signature}");
     let stray_bits = format!("{signed}.{}", flip_last_bits(signature));
     let standard_alphabet = format!("{signed}.{}", signature.replace('-', "+").replace('_', "/"));
-    let header_array = format!("{}.{payload_b64}.{signature}", URL_SAFE_NO_PAD.encode(r#"["RS256"]"#));
+    let header_array =
+        format!("{}.{payload_b64}.{signature}", URL_SAFE_NO_PAD.encode(r#"["RS256"]"#));
     let huge = format!("{header_b64}.{}.{signature}", "A".repeat(1 << 20));
 
     let cases = [
@@ -272,14 +314,20 @@ async fn keys_are_bound_to_their_issuer() {
     let a = Setup::start().await;
     let clock = a.clock.clone();
     let b_server = start_issuer(
-        Issuer::builder(sample_pool()).signing_key(TestKey::RSA_B.issuer_signing_key()).clock(clock.clone()),
+        Issuer::builder(sample_pool())
+            .signing_key(TestKey::RSA_B.issuer_signing_key())
+            .clock(clock.clone()),
     )
     .await;
     let b = b_server.issuer();
     let verifier = Verifier::builder()
         .issuer(a.trusted().build().unwrap())
         .issuer(
-            TrustedIssuer::builder(b.url()).jwks_uri(b.jwks_uri()).client_ids(["tire-orders"]).build().unwrap(),
+            TrustedIssuer::builder(b.url())
+                .jwks_uri(b.jwks_uri())
+                .client_ids(["tire-orders"])
+                .build()
+                .unwrap(),
         )
         .clock(clock)
         .build()
@@ -292,11 +340,20 @@ async fn keys_are_bound_to_their_issuer() {
     let (_, mut claims) = jwt_parts(&from_b);
     claims["iss"] = json!(a.issuer().url());
     claims["client_id"] = json!("car-orders");
-    assert_eq!(verifier.verify(&TestKey::RSA_B.sign(&claims)).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
+    assert_eq!(
+        verifier.verify(&TestKey::RSA_B.sign(&claims)).await.unwrap_err().kind(),
+        VerifyErrorKind::UnknownKey
+    );
     claims["iss"] = json!("https://unknown.example");
-    assert_eq!(verifier.verify(&TestKey::RSA_B.sign(&claims)).await.unwrap_err().kind(), VerifyErrorKind::UntrustedIssuer);
+    assert_eq!(
+        verifier.verify(&TestKey::RSA_B.sign(&claims)).await.unwrap_err().kind(),
+        VerifyErrorKind::UntrustedIssuer
+    );
     assert!(matches!(
-        Verifier::builder().issuer(a.trusted().build().unwrap()).issuer(a.trusted().build().unwrap()).build(),
+        Verifier::builder()
+            .issuer(a.trusted().build().unwrap())
+            .issuer(a.trusted().build().unwrap())
+            .build(),
         Err(b2b_auth_jwt::ConfigError::DuplicateIssuer(_))
     ));
 }
@@ -306,7 +363,9 @@ async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     let setup = Setup::start().await;
     let ttl = Duration::from_millis(600);
     let verifier = setup.verifier_with(
-        setup.trusted().jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(Duration::from_millis(100))),
+        setup
+            .trusted()
+            .jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(Duration::from_millis(100))),
     );
     let old = setup.token("car-orders");
     assert!(verifier.verify(&old).await.is_ok());

@@ -18,7 +18,8 @@ fn claims() -> serde_json::Value {
 }
 
 fn verifier(jwks: Jwks) -> Verifier {
-    let issuer = TrustedIssuer::builder(ISSUER).jwks(jwks).client_ids(["car-orders"]).build().unwrap();
+    let issuer =
+        TrustedIssuer::builder(ISSUER).jwks(jwks).client_ids(["car-orders"]).build().unwrap();
     Verifier::builder().issuer(issuer).build().unwrap()
 }
 
@@ -36,14 +37,23 @@ fn from(server: &JwksServer) -> JwksBuilder {
 async fn bad_endpoints_fail_the_fetch_with_their_reason() {
     let good = || Canned::json(&jwks(&[TestKey::RSA]));
     let cases = [
-        (Canned::body(200, "text/html", jwks(&[TestKey::RSA]).to_string()), JwksErrorKind::ContentType),
+        (
+            Canned::body(200, "text/html", jwks(&[TestKey::RSA]).to_string()),
+            JwksErrorKind::ContentType,
+        ),
         (Canned::body(500, "application/json", "{}"), JwksErrorKind::Status),
         (Canned::body(404, "application/json", "{}"), JwksErrorKind::Status),
         (Canned::redirect("http://127.0.0.1:9/jwks"), JwksErrorKind::Redirect),
         (Canned::json(&json!({"keys": "nope"})), JwksErrorKind::Malformed),
         (Canned::body(200, "application/json", "{\"keys\":[{"), JwksErrorKind::Malformed),
-        (Canned::json(&json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})), JwksErrorKind::Malformed),
-        (Canned::json(&json!({"keys": vec![TestKey::P256.public_jwk_json(); 65]})), JwksErrorKind::TooManyKeys),
+        (
+            Canned::json(&json!({"keys": [{"kty": "oct", "k": "c2VjcmV0"}]})),
+            JwksErrorKind::Malformed,
+        ),
+        (
+            Canned::json(&json!({"keys": vec![TestKey::P256.public_jwk_json(); 65]})),
+            JwksErrorKind::TooManyKeys,
+        ),
         (good().padded_to(200 * 1024), JwksErrorKind::TooLarge),
         (good().padded_to(200 * 1024).streamed(), JwksErrorKind::TooLarge),
         (good().delay(Duration::from_secs(5)), JwksErrorKind::Timeout),
@@ -63,7 +73,10 @@ async fn bad_endpoints_fail_the_fetch_with_their_reason() {
     }
     // The same document, well served, with parameters in the content type, streamed.
     let server = server_with(
-        good().header("content-type", "application/jwk-set+json; charset=utf-8").padded_to(100 * 1024).streamed(),
+        good()
+            .header("content-type", "application/jwk-set+json; charset=utf-8")
+            .padded_to(100 * 1024)
+            .streamed(),
     )
     .await;
     let jwks = from(&server).build().unwrap();
@@ -74,7 +87,10 @@ async fn bad_endpoints_fail_the_fetch_with_their_reason() {
 #[tokio::test]
 async fn a_dropped_connection_is_a_network_failure() {
     let issuer = b2b_auth_testkit::start_sample_issuer().await;
-    issuer.issuer().inject_fault(b2b_auth_issuer::Endpoint::Jwks, b2b_auth_issuer::Fault::drop_connection().times(1));
+    issuer.issuer().inject_fault(
+        b2b_auth_issuer::Endpoint::Jwks,
+        b2b_auth_issuer::Fault::drop_connection().times(1),
+    );
     let jwks = Jwks::builder().uri(issuer.issuer().jwks_uri()).build().unwrap();
     assert_eq!(jwks.hydrate().await.unwrap_err().kind(), JwksErrorKind::Network);
     jwks.hydrate().await.unwrap();
@@ -85,13 +101,17 @@ async fn discovery_finds_the_jwks_and_checks_the_issuer() {
     let server = JwksServer::start().await;
     let issuer = server.url("");
     server.set("/keys", Canned::json(&jwks(&[TestKey::ED25519])));
-    let discovery = |iss: &str, jwks_uri: &str| Canned::json(&json!({ "issuer": iss, "jwks_uri": jwks_uri }));
+    let discovery =
+        |iss: &str, jwks_uri: &str| Canned::json(&json!({ "issuer": iss, "jwks_uri": jwks_uri }));
     server.set("/.well-known/openid-configuration", discovery(&issuer, &server.url("/keys")));
     let jwks = Jwks::builder().discovery(&issuer).build().unwrap();
     jwks.hydrate().await.unwrap();
     assert!(jwks.keys().unwrap().contains_kid(TestKey::ED25519.kid()));
 
-    server.set("/.well-known/openid-configuration", discovery("https://other.example", &server.url("/keys")));
+    server.set(
+        "/.well-known/openid-configuration",
+        discovery("https://other.example", &server.url("/keys")),
+    );
     let mismatch = Jwks::builder().discovery(&issuer).build().unwrap();
     assert_eq!(mismatch.hydrate().await.unwrap_err().kind(), JwksErrorKind::Discovery);
     server.set("/.well-known/openid-configuration", discovery(&issuer, "http://evil.example/keys"));
@@ -101,8 +121,14 @@ async fn discovery_finds_the_jwks_and_checks_the_issuer() {
 
 #[tokio::test]
 async fn cache_control_max_age_sets_the_ttl_within_bounds() {
-    let server = server_with(Canned::json(&jwks(&[TestKey::RSA])).header("cache-control", "public, max-age=1")).await;
-    let jwks = from(&server).ttl_bounds(Duration::from_millis(400), Duration::from_secs(60)).build().unwrap();
+    let server = server_with(
+        Canned::json(&jwks(&[TestKey::RSA])).header("cache-control", "public, max-age=1"),
+    )
+    .await;
+    let jwks = from(&server)
+        .ttl_bounds(Duration::from_millis(400), Duration::from_secs(60))
+        .build()
+        .unwrap();
     let verifier = verifier(jwks);
     let token = TestKey::RSA.sign(&claims());
     verifier.verify(&token).await.unwrap();
@@ -162,7 +188,8 @@ fn jwks_doc() -> serde_json::Value {
 }
 
 fn verifier_without_cache(jwks: Jwks) -> Verifier {
-    let issuer = TrustedIssuer::builder(ISSUER).jwks(jwks).client_ids(["car-orders"]).build().unwrap();
+    let issuer =
+        TrustedIssuer::builder(ISSUER).jwks(jwks).client_ids(["car-orders"]).build().unwrap();
     Verifier::builder().issuer(issuer).cache_capacity(0).build().unwrap()
 }
 
@@ -187,7 +214,8 @@ async fn settle(server: &JwksServer, count: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hundreds_of_cold_callers_cause_exactly_one_fetch() {
-    let server = server_with(Canned::json(&jwks(&[TestKey::RSA])).delay(Duration::from_millis(100))).await;
+    let server =
+        server_with(Canned::json(&jwks(&[TestKey::RSA])).delay(Duration::from_millis(100))).await;
     let verifier = Arc::new(verifier(from(&server).build().unwrap()));
     let token = Arc::new(TestKey::RSA.sign(&claims()));
     let mut tasks = tokio::task::JoinSet::new();
@@ -214,7 +242,10 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
     let (_, rest) = signed.split_once('.').unwrap();
     let with_kid = |kid: &str| {
         let header = json!({ "alg": "RS256", "kid": kid }).to_string();
-        format!("{}.{rest}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header))
+        format!(
+            "{}.{rest}",
+            base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+        )
     };
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10_000 {
@@ -239,7 +270,8 @@ async fn a_flood_of_random_kids_costs_at_most_one_fetch_per_cooldown() {
 
 #[tokio::test]
 async fn static_keys_are_never_fetched() {
-    let keys = b2b_auth_jwt::JwkSet::from_json(jwks(&[TestKey::ED25519]).to_string().as_bytes()).unwrap();
+    let keys =
+        b2b_auth_jwt::JwkSet::from_json(jwks(&[TestKey::ED25519]).to_string().as_bytes()).unwrap();
     let jwks = Jwks::from_keys(keys);
     jwks.hydrate().await.unwrap();
     let token = TestKey::ED25519.sign(&claims());

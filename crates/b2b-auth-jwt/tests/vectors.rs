@@ -10,7 +10,8 @@ use b2b_auth_testkit::ManualClock;
 
 /// RFC 7515 A.1-A.3 share this payload: `{"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true}`.
 const PAYLOAD: &str = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
-const PAYLOAD_JSON: &[u8] = b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
+const PAYLOAD_JSON: &[u8] =
+    b"{\"iss\":\"joe\",\r\n \"exp\":1300819380,\r\n \"http://example.com/is_root\":true}";
 
 /// RFC 7515 A.1: HMAC SHA-256. A verifier of public keys must refuse it.
 const A1_HS256: &str = "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -20,12 +21,14 @@ const A2_SIGNATURE: &str = "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu
 const A2_JWK: &str = r#"{"kty":"RSA","n":"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ","e":"AQAB"}"#;
 
 /// RFC 7515 A.3: ECDSA P-256 SHA-256 (R || S), and its public key.
-const A3_SIGNATURE: &str = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+const A3_SIGNATURE: &str =
+    "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 const A3_JWK: &str = r#"{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#;
 
 /// RFC 8037 A.4: Ed25519 over "Example of Ed25519 signing", and the A.2 public key.
 const ED_JWS: &str = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc.hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg";
-const ED_JWK: &str = r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
+const ED_JWK: &str =
+    r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#;
 
 fn set(jwk: &str) -> JwkSet {
     JwkSet::from_json(format!(r#"{{"keys":[{jwk}]}}"#).as_bytes()).unwrap()
@@ -80,7 +83,8 @@ fn vectors_fail_under_each_others_keys() {
     // Right signature, key of another type: refused before any crypto.
     let err = CompactJws::parse(&a2()).unwrap().verify(&set(A3_JWK)).unwrap_err();
     assert_eq!(err.kind(), VerifyErrorKind::UnknownKey);
-    let both = JwkSet::from_json(format!(r#"{{"keys":[{A2_JWK},{A3_JWK},{ED_JWK}]}}"#).as_bytes()).unwrap();
+    let both = JwkSet::from_json(format!(r#"{{"keys":[{A2_JWK},{A3_JWK},{ED_JWK}]}}"#).as_bytes())
+        .unwrap();
     // Without a kid, the one key that fits the algorithm is used.
     assert!(CompactJws::parse(&a3()).unwrap().verify(&both).is_ok());
     assert!(CompactJws::parse(ED_JWS).unwrap().verify(&both).is_ok());
@@ -95,7 +99,8 @@ fn rfc7515_a1_hs256_and_a4_es512_are_refused() {
 }
 
 fn rfc_verifier(clock: &ManualClock, jwk: &str) -> Verifier {
-    let issuer = TrustedIssuer::builder("joe").static_keys(set(jwk)).any_audience().build().unwrap();
+    let issuer =
+        TrustedIssuer::builder("joe").static_keys(set(jwk)).any_audience().build().unwrap();
     Verifier::builder().issuer(issuer).clock(clock.clone()).build().unwrap()
 }
 

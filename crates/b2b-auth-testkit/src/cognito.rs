@@ -41,7 +41,8 @@ impl MotoCognitoPool {
         .await;
         let client_id =
             client["UserPoolClient"]["ClientId"].as_str().unwrap_or_default().to_owned();
-        let user = json!({ "UserPoolId": pool_id, "Username": USERNAME, "MessageAction": "SUPPRESS" });
+        let user =
+            json!({ "UserPoolId": pool_id, "Username": USERNAME, "MessageAction": "SUPPRESS" });
         call(&endpoint, "AdminCreateUser", user).await;
         let password = json!({ "UserPoolId": pool_id, "Username": USERNAME, "Password": PASSWORD, "Permanent": true });
         call(&endpoint, "AdminSetUserPassword", password).await;
@@ -120,5 +121,6 @@ async fn call(endpoint: &str, operation: &str, body: Value) -> Value {
     if !status.is_success() {
         panic!("moto {operation} failed with {status}: {text}");
     }
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("moto {operation}: not JSON ({e}): {text}"))
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("moto {operation}: not JSON ({e}): {text}"))
 }
