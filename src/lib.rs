@@ -9,6 +9,12 @@
 //! | crate | what it is |
 //! |---|---|
 //! | [`b2b-auth-issuer`](https://docs.rs/b2b-auth-issuer) | a local client-credentials authorization server shaped like a Cognito user pool, for examples and integration tests |
+//! | [`b2b-auth-jwt`](https://docs.rs/b2b-auth-jwt), as `b2b_auth::jwt` with feature `jwt` | strict, fast JWT access-token verification against an issuer's JWKS: key sets with safe refresh, typed claims, scope policies, IdP presets |
 //!
 //! See the repository README for the crate map and the reference scenario (car orders and tire
 //! orders).
+
+/// JWT verification against an issuer's JWKS, scope policies, IdP presets: the
+/// `b2b-auth-jwt` crate.
+#[cfg(feature = "jwt")]
+pub use b2b_auth_jwt as jwt;

@@ -157,6 +157,11 @@ impl<'a> CompactJws<'a> {
         &self.payload
     }
 
+    /// The header and decoded payload, once the caller has verified the signature.
+    pub(crate) fn into_parts(self) -> (Header, Vec<u8>) {
+        (self.header, self.payload)
+    }
+
     /// Verifies the signature with the key of `keys` that the header names, accepting every
     /// supported algorithm, and returns the header and payload.
     ///

@@ -59,7 +59,10 @@ impl VerifyingKey {
     }
 
     fn same_as(&self, other: &Self) -> bool {
-        self.kid == other.kid && self.alg == other.alg && self.material == other.material
+        self.kid == other.kid
+            && self.kind == other.kind
+            && self.alg == other.alg
+            && self.material == other.material
     }
 }
 

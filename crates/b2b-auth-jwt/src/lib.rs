@@ -126,11 +126,11 @@ pub mod fuzzing {
 
     /// Parses `data` as a compact JWS and, when it parses, verifies it against fixed keys.
     pub fn compact_jws(data: &[u8]) {
-        if let Ok(token) = std::str::from_utf8(data) {
-            if let Ok(jws) = CompactJws::parse(token) {
-                let _ = jws.header().kid();
-                let _ = jws.verify(keys());
-            }
+        if let Ok(token) = std::str::from_utf8(data)
+            && let Ok(jws) = CompactJws::parse(token)
+        {
+            let _ = jws.header().kid();
+            let _ = jws.verify(keys());
         }
     }
 

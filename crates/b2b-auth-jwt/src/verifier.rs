@@ -153,6 +153,10 @@ impl Verifier {
     }
 
     async fn verify_token(&self, token: &str) -> Result<Claims, VerifyError> {
+        // Before the cache: hashing an oversized token would be work done for an attacker.
+        if token.len() > self.inner.max_token_len {
+            return Err(VerifyError::new(VerifyErrorKind::TokenTooLarge));
+        }
         let now = unix_secs(self.inner.clock.now());
         if let Some(claims) = self.cached(token, now) {
             return claims;
@@ -167,7 +171,8 @@ impl Verifier {
         jws.verify_signature(&key)?;
         issuer.check(&raw, jws.header(), now)?;
         let lifetime = raw.exp.map_or(0, |exp| exp.saturating_sub(now));
-        let claims = Claims::new(raw, jws.header().clone(), jws.payload().to_vec());
+        let (header, payload) = jws.into_parts();
+        let claims = Claims::new(raw, header, payload);
         if let Some(cache) = &self.inner.cache
             && lifetime > 0
         {
@@ -296,5 +301,47 @@ impl VerifierBuilder {
                 cache,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyset::JwkSet;
+
+    fn verifier() -> Verifier {
+        let issuer = TrustedIssuer::builder("https://issuer.example")
+            .static_keys(JwkSet::default())
+            .any_audience()
+            .build()
+            .unwrap();
+        Verifier::builder().issuer(issuer).build().unwrap()
+    }
+
+    #[test]
+    fn futures_are_send_for_any_tower_server() {
+        fn send<T: Send>(_: &T) {}
+        let verifier = verifier();
+        send(&verifier.verify("a.b.c"));
+        send(&verifier.verify_for("a.b.c", &ScopePolicy::allow_all()));
+        send(&verifier.hydrate());
+    }
+
+    #[test]
+    fn builder_refuses_empty_and_zero_settings() {
+        assert!(matches!(Verifier::builder().build(), Err(ConfigError::NoIssuer)));
+        let issuer = verifier().issuers().first().cloned().unwrap();
+        assert!(matches!(
+            Verifier::builder().issuer(issuer).max_token_len(0).build(),
+            Err(ConfigError::InvalidSetting { name: "max_token_len", .. })
+        ));
+    }
+
+    #[test]
+    fn only_the_issuer_is_read_when_routing() {
+        assert_eq!(issuer_of(br#"{"iss":"x","other":[1,{"a":2}]}"#).unwrap().as_deref(), Some("x"));
+        assert_eq!(issuer_of(b"{}").unwrap(), None);
+        assert_eq!(issuer_of(br#"{"iss":1}"#).unwrap_err().kind(), VerifyErrorKind::InvalidClaim);
+        assert_eq!(issuer_of(b"[]").unwrap_err().kind(), VerifyErrorKind::Malformed);
     }
 }

@@ -88,7 +88,8 @@ proptest! {
 #[test]
 fn committed_fuzz_corpora_replay_without_panics() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
-    let targets: [(&str, fn(&[u8])); 2] = [
+    type Target = fn(&[u8]);
+    let targets: [(&str, Target); 2] = [
         ("compact_jws", b2b_auth_jwt::fuzzing::compact_jws),
         ("jwk_set", b2b_auth_jwt::fuzzing::jwk_set),
     ];

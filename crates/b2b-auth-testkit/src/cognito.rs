@@ -28,7 +28,7 @@ impl MotoCognitoPool {
     pub async fn create(moto: &MotoServer) -> Self {
         let endpoint = moto.endpoint_url();
         let pool = call(&endpoint, "CreateUserPool", json!({ "PoolName": "partners" })).await;
-        let pool_id = pool["UserPool"]["Id"].as_str().unwrap_or_default().to_owned();
+        let pool_id = text(&pool, "/UserPool/Id");
         let client = call(
             &endpoint,
             "CreateUserPoolClient",
@@ -39,8 +39,7 @@ impl MotoCognitoPool {
             }),
         )
         .await;
-        let client_id =
-            client["UserPoolClient"]["ClientId"].as_str().unwrap_or_default().to_owned();
+        let client_id = text(&client, "/UserPoolClient/ClientId");
         let user =
             json!({ "UserPoolId": pool_id, "Username": USERNAME, "MessageAction": "SUPPRESS" });
         call(&endpoint, "AdminCreateUser", user).await;
@@ -74,7 +73,7 @@ impl MotoCognitoPool {
     /// # Panics
     /// If moto refuses the call.
     pub async fn access_token(&self) -> String {
-        self.tokens().await["AccessToken"].as_str().unwrap_or_default().to_owned()
+        text(&self.tokens().await, "/AuthenticationResult/AccessToken")
     }
 
     /// A fresh ID token (`token_use: "id"`, `aud` = the client id).
@@ -82,7 +81,7 @@ impl MotoCognitoPool {
     /// # Panics
     /// If moto refuses the call.
     pub async fn id_token(&self) -> String {
-        self.tokens().await["IdToken"].as_str().unwrap_or_default().to_owned()
+        text(&self.tokens().await, "/AuthenticationResult/IdToken")
     }
 
     async fn tokens(&self) -> Value {
@@ -92,8 +91,15 @@ impl MotoCognitoPool {
             "AuthFlow": "ADMIN_USER_PASSWORD_AUTH",
             "AuthParameters": { "USERNAME": USERNAME, "PASSWORD": PASSWORD },
         });
-        let reply = call(&self.endpoint, "AdminInitiateAuth", request).await;
-        reply["AuthenticationResult"].clone()
+        call(&self.endpoint, "AdminInitiateAuth", request).await
+    }
+}
+
+/// The string at `pointer` in a moto reply.
+fn text(reply: &Value, pointer: &str) -> String {
+    match reply.pointer(pointer).and_then(Value::as_str) {
+        Some(text) => text.to_owned(),
+        None => panic!("moto reply without {pointer}: {reply}"),
     }
 }
 
