@@ -99,19 +99,15 @@ impl Algorithm {
     /// The aws-lc-rs primitive. RSA ones accept 2048 to 8192-bit moduli; ECDSA ones take the
     /// fixed-size `R || S` signature of RFC 7518 §3.4, not DER.
     pub(crate) fn primitive(self) -> &'static dyn VerificationAlgorithm {
-        match self {
-            Self::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            Self::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-            Self::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-            Self::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-            Self::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-            Self::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-            Self::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-            Self::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-            Self::EdDSA => &signature::ED25519,
+        match (self, self.rsa_parameters()) {
+            (_, Some(rsa)) => rsa,
+            (Self::ES256, None) => &signature::ECDSA_P256_SHA256_FIXED,
+            (Self::ES384, None) => &signature::ECDSA_P384_SHA384_FIXED,
+            (_, None) => &signature::ED25519,
         }
     }
 
+    /// The aws-lc-rs RSA parameters of the RSA algorithms.
     pub(crate) fn rsa_parameters(self) -> Option<&'static signature::RsaParameters> {
         Some(match self {
             Self::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
