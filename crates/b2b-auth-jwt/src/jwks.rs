@@ -347,19 +347,19 @@ impl Jwks {
             Reason::Background | Reason::Required => backing_off,
             Reason::UnknownKid => backing_off || cooling_down,
         };
-        let runtime = tokio::runtime::Handle::try_current();
-        if blocked || matches!(self.inner.source, Source::Static) || runtime.is_err() {
-            drop(control);
-            return Err(self.unavailable(None));
-        }
+        let runtime = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) if !blocked && !matches!(self.inner.source, Source::Static) => runtime,
+            _ => {
+                drop(control);
+                return Err(self.unavailable(None));
+            }
+        };
         let (sender, receiver) = watch::channel(None);
         control.inflight = Some(receiver.clone());
         control.last_attempt = Some(now);
         drop(control);
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-        if let Ok(runtime) = runtime {
-            runtime.spawn(self.clone().refresh(sender, reason));
-        }
+        runtime.spawn(self.clone().refresh(sender, reason));
         Ok(receiver)
     }
 

@@ -328,6 +328,26 @@ mod tests {
     }
 
     #[test]
+    fn without_a_tokio_runtime_keys_are_unavailable_not_a_panic() {
+        use std::future::Future as _;
+        let issuer = TrustedIssuer::builder("https://issuer.example")
+            .jwks_uri("https://issuer.example/jwks")
+            .any_audience()
+            .build()
+            .unwrap();
+        let verifier = Verifier::builder().issuer(issuer).build().unwrap();
+        let token =
+            "eyJhbGciOiJSUzI1NiIsImtpZCI6ImsifQ.eyJpc3MiOiJodHRwczovL2lzc3Vlci5leGFtcGxlIn0.AAAA";
+        let mut future = std::pin::pin!(verifier.verify(token));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        let std::task::Poll::Ready(Err(error)) = future.as_mut().poll(&mut context) else {
+            panic!("expected an immediate error");
+        };
+        assert_eq!(error.kind(), VerifyErrorKind::JwksUnavailable);
+        assert_eq!(error.bearer_error().status(), 503);
+    }
+
+    #[test]
     fn builder_refuses_empty_and_zero_settings() {
         assert!(matches!(Verifier::builder().build(), Err(ConfigError::NoIssuer)));
         let issuer = verifier().issuers().first().cloned().unwrap();
