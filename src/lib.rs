@@ -9,6 +9,7 @@
 //!
 //! | feature | module | what it is |
 //! |---|---|---|
+//! | `jwt` | [`jwt`] (`b2b-auth-jwt`) | strict, fast JWT access-token verification against an issuer's JWKS: key sets with safe refresh, typed claims, scope policies, IdP presets |
 //! | `policy` | [`policy`] (`b2b-auth-policy`) | client-IP resolution behind trusted proxies, IP sets, AWS-style resource policies and WAF IP rules, with explained decisions |
 //! | `token` | [`token`] (`b2b-auth-token`) | client-credentials tokens: one shared token, refreshed ahead of expiry, read lock-free |
 //! | `ssm` | [`ssm`] (`b2b-auth-ssm`) | the token shared by a fleet through AWS SSM Parameter Store (pulls in the AWS SDK) |
@@ -19,12 +20,15 @@
 //!
 //! ```toml
 //! [dependencies]
-//! b2b-auth = { version = "0.1", features = ["token", "policy"] }
+//! b2b-auth = { version = "0.1", features = ["token", "jwt", "policy"] }
 //! ```
 //!
 //! See the repository README for the crate map and the reference scenario (car orders and tire
 //! orders).
 
+#[cfg(feature = "jwt")]
+#[doc(inline)]
+pub use b2b_auth_jwt as jwt;
 #[cfg(feature = "policy")]
 #[doc(inline)]
 pub use b2b_auth_policy as policy;

@@ -6,7 +6,9 @@
 //! - [`MotoServer`]: the `moto` AWS emulator (SSM Parameter Store, Cognito, IAM);
 //! - [`OAuth2MockServer`]: npm's `oauth2-mock-server`, a third-party token server with token
 //!   shaping and fault injection;
-//! - our own issuer, in-process: [`start_sample_issuer`], [`start_issuer`].
+//! - our own issuer, in-process: [`start_sample_issuer`], [`start_issuer`];
+//! - [`JwksServer`]: JWKS and discovery endpoints that misbehave on request ([`Canned`]);
+//! - [`MotoCognitoPool`]: a Cognito user pool in moto that mints access tokens.
 //!
 //! `scripts/install-test-deps` installs the external ones (the README test command runs it).
 //! When one is missing, the helper panics with a message naming that command: a test that
@@ -17,7 +19,9 @@
 #![allow(clippy::panic)]
 
 mod clock;
+mod cognito;
 mod issuer;
+mod jwks_server;
 mod keys;
 mod moto;
 mod node;
@@ -28,10 +32,12 @@ mod redis;
 use std::path::PathBuf;
 
 pub use clock::ManualClock;
+pub use cognito::MotoCognitoPool;
 pub use issuer::{
     SAMPLE_POOL_TOML, assert_cognito_access_token, sample_pool, sample_secret, start_issuer,
     start_sample_issuer,
 };
+pub use jwks_server::{Canned, JwksServer};
 pub use keys::{TestKey, jwks, jwt_parts};
 pub use moto::MotoServer;
 pub use node::{JoseVerified, verify_with_jose};

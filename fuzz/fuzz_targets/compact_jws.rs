@@ -1,0 +1,8 @@
+//! The compact JWS parser and the signature step on arbitrary input: never a panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    b2b_auth_jwt::fuzzing::compact_jws(data);
+});
