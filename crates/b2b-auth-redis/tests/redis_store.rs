@@ -6,29 +6,16 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use b2b_auth_issuer::{
-    AppClient, Endpoint, Fault, Issuer, IssuerServer, PoolConfig, ResourceServer,
-};
+use b2b_auth_issuer::{Endpoint, Fault, Issuer};
 use b2b_auth_redis::{ConfigError, RedisStore};
-use b2b_auth_testkit::{RedisServer, jwt_parts, start_issuer};
+use b2b_auth_testkit::{RedisServer, SHORT_LIVED_SECRET, jwt_parts, start_short_lived_issuer};
 use b2b_auth_token::{
     AccessToken, ClientCredentials, Refresher, SourceKey, StoreLock, StoreRole, TokenEnvelope,
     TokenProvider, TokenProviderBuilder, TokenStore,
 };
 
-const SECRET: &str = "fleet-secret";
+const SECRET: &str = SHORT_LIVED_SECRET;
 const KEY: &str = "car-orders:tires-token";
-
-async fn issuer(validity_secs: u64) -> IssuerServer {
-    let pool = PoolConfig::new()
-        .resource_server(ResourceServer::new("tires", "").scope("orders.write", ""))
-        .client(
-            AppClient::new("car-orders", SECRET)
-                .allowed_scope("tires/orders.write")
-                .access_token_validity(Duration::from_secs(validity_secs)),
-        );
-    start_issuer(Issuer::builder(pool)).await
-}
 
 fn store(redis: &RedisServer) -> RedisStore {
     RedisStore::builder(redis.url(), KEY)
@@ -129,7 +116,7 @@ fn issue_times(tokens: &[String]) -> BTreeMap<u64, String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_of_providers_fetches_once_per_refresh_window() {
     let redis = RedisServer::start();
-    let server = issuer(6).await; // refreshed after ~3 s (half the lifetime, less up to 10 % jitter)
+    let server = start_short_lived_issuer(Duration::from_secs(6)).await; // refreshed after ~3 s (half the lifetime, less up to 10 % jitter)
     let issuer = server.issuer();
     let providers: Vec<TokenProvider> =
         (0..4).map(|_| provider(issuer, &redis).build().unwrap()).collect();
@@ -172,7 +159,7 @@ async fn a_fleet_of_providers_fetches_once_per_refresh_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_lock_holder_is_replaced_after_the_lock_ttl() {
     let redis = RedisServer::start();
-    let server = issuer(60).await;
+    let server = start_short_lived_issuer(Duration::from_secs(60)).await;
     let issuer = server.issuer().clone();
     // The first token request hangs: its sender will be killed while holding the lock.
     issuer.inject_fault(Endpoint::Token, Fault::delay(Duration::from_secs(30)).times(1));
@@ -220,7 +207,7 @@ async fn a_killed_lock_holder_is_replaced_after_the_lock_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_refresher_dead_readers_fall_back_without_a_herd() {
     let redis = RedisServer::start();
-    let server = issuer(3).await;
+    let server = start_short_lived_issuer(Duration::from_secs(3)).await;
     let issuer = server.issuer();
     // The scheduled refresher runs once, then dies.
     let refresher = Refresher::builder(source(issuer), store(&redis)).build().unwrap();
@@ -260,7 +247,7 @@ async fn with_the_refresher_dead_readers_fall_back_without_a_herd() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_redis_down_providers_keep_working_in_process() {
     let redis = RedisServer::start();
-    let server = issuer(2).await;
+    let server = start_short_lived_issuer(Duration::from_secs(2)).await;
     let issuer = server.issuer();
     let providers: Vec<TokenProvider> =
         (0..2).map(|_| provider(issuer, &redis).build().unwrap()).collect();

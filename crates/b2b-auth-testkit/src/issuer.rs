@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use b2b_auth_issuer::{Issuer, IssuerBuilder, IssuerServer, PoolConfig};
+use std::time::Duration;
+
+use b2b_auth_issuer::{AppClient, Issuer, IssuerBuilder, IssuerServer, PoolConfig, ResourceServer};
 use secrecy::ExposeSecret as _;
 use serde_json::Value;
 
@@ -38,6 +40,29 @@ pub fn sample_secret(client_id: &str) -> String {
 /// If it does not start.
 pub async fn start_issuer(builder: IssuerBuilder) -> IssuerServer {
     builder.start_local().await.unwrap_or_else(|e| panic!("the issuer did not start: {e}"))
+}
+
+/// The client secret of [`start_short_lived_issuer`]'s client.
+pub const SHORT_LIVED_SECRET: &str = "short-lived-secret";
+
+/// Starts an issuer whose one client, `car-orders` (secret [`SHORT_LIVED_SECRET`]), may have
+/// `tires/orders.write`, and whose tokens live `validity` (whole seconds, at least one): for
+/// refresh and expiry tests.
+///
+/// # Panics
+/// If it does not start.
+pub async fn start_short_lived_issuer(validity: Duration) -> IssuerServer {
+    let pool = PoolConfig::new()
+        .resource_server(
+            ResourceServer::new("tires", "Tire orders API")
+                .scope("orders.write", "Create tire orders"),
+        )
+        .client(
+            AppClient::new("car-orders", SHORT_LIVED_SECRET)
+                .allowed_scope("tires/orders.write")
+                .access_token_validity(validity),
+        );
+    start_issuer(Issuer::builder(pool)).await
 }
 
 /// Starts the issuer with the sample pool on `127.0.0.1` and a free port.

@@ -34,8 +34,8 @@ use std::path::PathBuf;
 pub use clock::ManualClock;
 pub use cognito::MotoCognitoPool;
 pub use issuer::{
-    SAMPLE_POOL_TOML, assert_cognito_access_token, sample_pool, sample_secret, start_issuer,
-    start_sample_issuer,
+    SAMPLE_POOL_TOML, SHORT_LIVED_SECRET, assert_cognito_access_token, sample_pool, sample_secret,
+    start_issuer, start_sample_issuer, start_short_lived_issuer,
 };
 pub use jwks_server::{Canned, JwksServer};
 pub use keys::{TestKey, jwks, jwt_parts};

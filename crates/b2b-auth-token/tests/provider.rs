@@ -7,11 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use b2b_auth_issuer::{
-    AppClient, Endpoint, Fault, Issuer, IssuerServer, PoolConfig, ResourceServer,
-};
+use b2b_auth_issuer::{Endpoint, Fault, Issuer};
 use b2b_auth_testkit::{
-    MockFault, OAuth2MockServer, sample_secret, start_issuer, start_sample_issuer,
+    MockFault, OAuth2MockServer, SHORT_LIVED_SECRET, sample_secret, start_sample_issuer,
+    start_short_lived_issuer,
 };
 use b2b_auth_token::{
     ClientCredentials, MemoryStore, RefreshPolicy, TokenErrorKind, TokenProvider,
@@ -19,19 +18,7 @@ use b2b_auth_token::{
 };
 use http::StatusCode;
 
-const SECRET: &str = "short-lived-secret";
-
-/// An issuer whose `car-orders` tokens live `validity_secs`.
-async fn issuer_with_validity(validity_secs: u64) -> IssuerServer {
-    let pool = PoolConfig::new()
-        .resource_server(ResourceServer::new("tires", "").scope("orders.write", ""))
-        .client(
-            AppClient::new("car-orders", SECRET)
-                .allowed_scope("tires/orders.write")
-                .access_token_validity(Duration::from_secs(validity_secs)),
-        );
-    start_issuer(Issuer::builder(pool)).await
-}
+const SECRET: &str = SHORT_LIVED_SECRET;
 
 fn source(issuer: &Issuer, secret: &str) -> ClientCredentials {
     ClientCredentials::builder()
@@ -52,7 +39,7 @@ fn provider(issuer: &Issuer) -> TokenProviderBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_at_expiry_cause_one_request() {
-    let server = issuer_with_validity(2).await;
+    let server = start_short_lived_issuer(Duration::from_secs(2)).await;
     let issuer = server.issuer();
     // No background refresh: the token expires under the callers' feet.
     let provider = provider(issuer).background_refresh(false).build().unwrap();
@@ -120,7 +107,7 @@ async fn providers_with_the_same_key_share_one_request() {
 
 #[tokio::test]
 async fn the_old_token_is_served_while_the_idp_fails_until_it_recovers() {
-    let server = issuer_with_validity(6).await;
+    let server = start_short_lived_issuer(Duration::from_secs(6)).await;
     let issuer = server.issuer();
     // Refresh from 1.5 s on; stale only after ~5.4 s.
     let policy = RefreshPolicy::default().fraction(0.25).jitter(0.0);
@@ -223,7 +210,7 @@ fn source_for_sample(issuer: &Issuer) -> ClientCredentials {
 
 #[tokio::test]
 async fn the_background_driver_refreshes_without_callers() {
-    let server = issuer_with_validity(2).await;
+    let server = start_short_lived_issuer(Duration::from_secs(2)).await;
     let issuer = server.issuer();
     let provider = provider(issuer).eager(true).build().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
