@@ -11,6 +11,10 @@
 //! [`AUDIT_TARGET`] target, with the decision, its reason, the client IP and its provenance,
 //! the client id and the route; never a token or a secret.
 
+mod add_bearer;
+#[cfg(feature = "reqwest")]
+mod bearer_middleware;
+
 // The shared plumbing below lands before the layers that use it.
 #[allow(dead_code)]
 mod audit;
@@ -19,6 +23,9 @@ mod peer;
 #[allow(dead_code)]
 mod reject;
 
+pub use add_bearer::{AddBearer, AddBearerLayer, ReplayBody, ResponseFuture as AddBearerFuture};
 pub use audit::AUDIT_TARGET;
+#[cfg(feature = "reqwest")]
+pub use bearer_middleware::BearerMiddleware;
 pub use peer::PeerAddr;
 pub use reject::GrpcStatus;
