@@ -34,7 +34,6 @@ pin_project! {
             // Taken when the verification completes.
             call: Option<(S, Request<ReqBody>)>,
             config: Arc<Config>,
-            grpc: bool,
         },
         Calling {
             #[pin]
@@ -56,9 +55,8 @@ where
         inner: S,
         request: Request<ReqBody>,
         config: Arc<Config>,
-        grpc: bool,
     ) -> Self {
-        Self { state: State::Verifying { verify, call: Some((inner, request)), config, grpc } }
+        Self { state: State::Verifying { verify, call: Some((inner, request)), config } }
     }
 
     pub(super) fn rejected(response: S::Response) -> Self {
@@ -77,13 +75,13 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Verifying { verify, call, config, grpc } => {
+                StateProj::Verifying { verify, call, config } => {
                     let verified = ready!(verify.as_mut().poll(cx));
                     // Polled after completion: never ready again, rather than a panic.
                     let Some((mut inner, mut request)) = call.take() else {
                         return Poll::Pending;
                     };
-                    match authorize(config, verified, &request, *grpc) {
+                    match authorize(config, verified, &request) {
                         Ok(claims) => {
                             request.extensions_mut().insert(claims);
                             let future = inner.call(request);

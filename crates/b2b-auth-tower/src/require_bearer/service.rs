@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use b2b_auth_jwt::{Claims, ScopePolicy, VerifyError, VerifyErrorKind, bearer_token};
 use b2b_auth_policy::{PathMode, canonical_path};
 use http::header::AUTHORIZATION;
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use tower_service::Service;
 
 use super::future::ResponseFuture;
@@ -62,29 +62,35 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let grpc = is_grpc(&request);
-        let token = match precheck(&request, &self.config) {
-            Ok(token) => Box::<str>::from(token),
+        let credentials = match precheck(&request, &self.config) {
+            Ok(credentials) => credentials,
             Err(rejection) => {
                 let (route, _) = route(&self.config, &request);
-                let response = refuse(&self.config, &rejection, &request, route, grpc);
+                let response = refuse(&self.config, &rejection, &request, route);
                 return ResponseFuture::rejected(response);
             }
         };
         let config = self.config.clone();
-        let verify = Box::pin(async move { config.verifier.verify(&token).await });
+        let verify = Box::pin(async move {
+            let token = after_scheme(credentials.as_bytes()).and_then(|t| str::from_utf8(t).ok());
+            let verified = config.verifier.verify(token.unwrap_or_default()).await;
+            // Only a refused token is checked to be one RFC 6750 b64token (else 400): a token
+            // the verifier accepts always is one (base64url segments and dots), and the check
+            // costs as much as a cache hit.
+            verified.map_err(|error| bearer_token(credentials.as_bytes()).err().unwrap_or(error))
+        });
         // The service that was polled ready is the one to call; a clone takes its place
         // (https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services).
         let clone = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::verifying(verify, inner, request, self.config.clone(), grpc)
+        ResponseFuture::verifying(verify, inner, request, self.config.clone())
     }
 }
 
-/// The checks before verification. The token of the request's one `Authorization: Bearer`
-/// header (RFC 6750 §2.1 only: the query and cookies are not read), and, with per-route
-/// policies, a canonical path.
-fn precheck<'r, B>(request: &'r Request<B>, config: &Config) -> Result<&'r str, BearerRejection> {
+/// The checks before verification: the request's one `Authorization` header with the `Bearer`
+/// scheme (RFC 6750 §2.1 only: the query and cookies are not read), and, with per-route
+/// policies, a canonical path. Returns the header (cheap to clone).
+fn precheck<B>(request: &Request<B>, config: &Config) -> Result<HeaderValue, BearerRejection> {
     let query = request.uri().query().unwrap_or_default();
     if form_urlencoded::parse(query.as_bytes()).any(|(name, _)| name == "access_token") {
         return Err(BearerRejection::new(BearerRejectionKind::TokenInQuery));
@@ -97,12 +103,24 @@ fn precheck<'r, B>(request: &'r Request<B>, config: &Config) -> Result<&'r str, 
             return Err(BearerRejection::new(BearerRejectionKind::MultipleCredentials));
         }
     };
-    let token = bearer_token(value.as_bytes()).map_err(BearerRejection::verify)?;
+    if after_scheme(value.as_bytes()).is_none() {
+        // Another scheme (no bearer token), or `Bearer` alone (malformed).
+        let error = bearer_token(value.as_bytes()).err();
+        return Err(BearerRejection::verify(
+            error.unwrap_or_else(|| VerifyErrorKind::MissingToken.into()),
+        ));
+    }
     if config.routes.has_routes() && canonical_path(request.uri().path(), PathMode::Reject).is_err()
     {
         return Err(BearerRejection::new(BearerRejectionKind::NonCanonicalPath));
     }
-    Ok(token)
+    Ok(value.clone())
+}
+
+/// What follows `Bearer ` (scheme case-insensitive, RFC 9110 §11.1), not yet checked.
+fn after_scheme(credentials: &[u8]) -> Option<&[u8]> {
+    let (scheme, token) = credentials.split_at_checked(7)?;
+    scheme.eq_ignore_ascii_case(b"bearer ").then(|| token.trim_ascii_start())
 }
 
 /// The route the request matches (its pattern, else its path) and the policy it must meet
@@ -121,7 +139,6 @@ pub(super) fn authorize<B, ResBody: Default>(
     config: &Config,
     verified: Result<Claims, VerifyError>,
     request: &Request<B>,
-    grpc: bool,
 ) -> Result<Claims, Response<ResBody>> {
     let (route, policy) = route(config, request);
     let checked = verified.map_err(BearerRejection::verify).and_then(|claims| match policy {
@@ -137,7 +154,7 @@ pub(super) fn authorize<B, ResBody: Default>(
             audit(request, Outcome::Allow, &reason, None, claims.client_id(), route);
             Ok(claims)
         }
-        Err(rejection) => Err(refuse(config, &rejection, request, route, grpc)),
+        Err(rejection) => Err(refuse(config, &rejection, request, route)),
     }
 }
 
@@ -147,12 +164,11 @@ fn refuse<B, ResBody: Default>(
     rejection: &BearerRejection,
     request: &Request<B>,
     route: &str,
-    grpc: bool,
 ) -> Response<ResBody> {
     let status = Some(rejection.status().as_u16());
     // Claims of a token that did not verify are not to be believed, not even in a log.
     audit(request, Outcome::Deny, rejection, status, None, route);
-    rejection.response(&config.realm, grpc)
+    rejection.response(&config.realm, is_grpc(request))
 }
 
 fn audit<B>(
