@@ -114,10 +114,10 @@ impl Route {
             if rest {
                 return Err(invalid("'*' must be the last segment"));
             }
-            match segment {
-                "*" => rest = true,
-                _ if segment.starts_with('{') && segment.ends_with('}') => {
-                    let name = segment.get(1..segment.len() - 1).unwrap_or_default();
+            let param = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}'));
+            match (segment, param) {
+                ("*", _) => rest = true,
+                (_, Some(name)) => {
                     if name.is_empty() || name.contains(['{', '}', '*']) {
                         return Err(invalid("a parameter is '{name}'"));
                     }
