@@ -557,3 +557,55 @@ async fn report_only_lets_denied_requests_through_and_says_so() {
     assert_eq!(response.status(), StatusCode::OK);
     assert!(response.body().starts_with("deny (report-only): "), "{}", response.body());
 }
+
+/// Header bytes (visible ASCII, tab, obs-text), or a valid token.
+fn credentials() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let byte = prop_oneof![0x20u8..0x7f, 0x80u8..=0xff, Just(b'\t')];
+    prop_oneof![
+        proptest::collection::vec(byte, 0..48),
+        Just(token("car-orders", "tires/orders.write").into_bytes()),
+    ]
+}
+
+proptest::proptest! {
+    /// Whatever the request — credentials, path, query, forwarding headers, peer — the stack
+    /// answers, and only with a status it documents.
+    #[test]
+    fn any_request_gets_a_documented_answer_never_a_panic(
+        scheme in proptest::sample::select(vec!["", "Bearer ", "bearer  ", "Basic "]),
+        credentials in credentials(),
+        path in proptest::prop_oneof!["/orders(/7)?", "(/[a-z0-9%.{}*]{0,6}){0,4}"],
+        query in proptest::option::of("[a-z_%=&]{0,20}"),
+        method in proptest::sample::select(vec!["GET", "POST", "HEAD", "DELETE", "PATCH"]),
+        forwarded in proptest::option::of("[0-9a-f.:, \\[\\]]{0,30}"),
+        peer in proptest::option::weighted(0.8, proptest::sample::select(vec![PARTNER, "10.0.0.5:1", "[::1]:2"])),
+    ) {
+        let mut value = scheme.as_bytes().to_vec();
+        value.extend(credentials);
+        let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+        let uri = format!("{}{query}", if path.is_empty() { "/" } else { &path });
+        let (Ok(value), Ok(uri)) = (HeaderValue::from_bytes(&value), uri.parse::<http::Uri>()) else {
+            return Ok(());
+        };
+        let mut request = Request::builder().method(method).uri(uri).header(AUTHORIZATION, value);
+        if let Some(forwarded) = forwarded {
+            request = request.header("x-forwarded-for", forwarded);
+        }
+        let mut request = request.body(()).unwrap();
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(PeerAddr(peer.parse::<SocketAddr>().unwrap()));
+        }
+        let proxies = TrustedProxies::new(IpSet::parse(["10.0.0.0/8"]).unwrap());
+        let guard = AccessGuard::builder()
+            .client_ip_source(ClientIpSource::TrustedProxies(proxies))
+            .ip_rule(IpRule::allow(IpSet::parse(["198.51.100.0/28", "10.0.0.0/8", "::1"]).unwrap()))
+            .build()
+            .unwrap();
+        let stack = ServiceBuilder::new().layer(EnforcePolicyLayer::new(guard)).layer(bearer_layer());
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let (response, _) = runtime.block_on(call(stack, request));
+        let status = response.status().as_u16();
+        proptest::prop_assert!([200, 400, 401, 403, 500].contains(&status), "{status}");
+    }
+}
