@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use b2b_auth_policy::{ClientIp, Decision, Provenance};
 use http::Request;
 
 /// The socket address of the connection's peer.
@@ -34,6 +35,15 @@ pub(crate) fn peer_addr<B>(request: &Request<B>) -> Option<SocketAddr> {
         return Some(*addr);
     }
     None
+}
+
+/// The client address for audit events: as resolved by an enforce-policy layer further out
+/// (trusted proxies considered), else the peer address.
+pub(crate) fn client_ip<B>(request: &Request<B>) -> Option<ClientIp> {
+    match request.extensions().get::<Decision>().and_then(Decision::client_ip) {
+        Some(client) => Some(*client),
+        None => peer_addr(request).map(|peer| ClientIp::new(peer.ip(), Provenance::Peer)),
+    }
 }
 
 #[cfg(test)]

@@ -20,6 +20,8 @@ pub enum GrpcStatus {
     PermissionDenied,
     /// 8: throttled or over quota (HTTP 429).
     ResourceExhausted,
+    /// 13: the server is set up wrongly (HTTP 500).
+    Internal,
     /// 14: a dependency such as the JWKS endpoint is down (HTTP 503).
     Unavailable,
     /// 16: no valid credentials (HTTP 401).
@@ -33,6 +35,7 @@ impl GrpcStatus {
             Self::InvalidArgument => 3,
             Self::PermissionDenied => 7,
             Self::ResourceExhausted => 8,
+            Self::Internal => 13,
             Self::Unavailable => 14,
             Self::Unauthenticated => 16,
         }
@@ -45,6 +48,7 @@ impl GrpcStatus {
             StatusCode::FORBIDDEN => Self::PermissionDenied,
             StatusCode::TOO_MANY_REQUESTS => Self::ResourceExhausted,
             StatusCode::BAD_REQUEST => Self::InvalidArgument,
+            StatusCode::INTERNAL_SERVER_ERROR => Self::Internal,
             _ => Self::Unavailable,
         }
     }
@@ -89,11 +93,6 @@ impl Rejection {
     pub(crate) fn retry_after(mut self, after: Duration) -> Self {
         self.retry_after = Some(after);
         self
-    }
-
-    /// The HTTP status of the refusal.
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
     }
 
     /// The response: the HTTP status and headers, or — when `grpc` — `200 OK` with
@@ -201,6 +200,7 @@ mod tests {
             (StatusCode::TOO_MANY_REQUESTS, "8"),
             (StatusCode::SERVICE_UNAVAILABLE, "14"),
             (StatusCode::BAD_REQUEST, "3"),
+            (StatusCode::INTERNAL_SERVER_ERROR, "13"),
         ] {
             let response: Response<()> = Rejection::new(status, "100% refused")
                 .www_authenticate(challenge.clone())
