@@ -10,6 +10,15 @@
 //! servers work unchanged. Every allow and deny is one `tracing` event on the
 //! [`AUDIT_TARGET`] target, with the decision, its reason, the client IP and its provenance,
 //! the client id and the route; never a token or a secret.
+//!
+//! API keys and usage plans ([`api_key`], [`ApiKeyLayer`]): `x-api-key` checked against keys
+//! stored as SHA-256 digests, each bound to a client — whose verified token, left by the
+//! bearer layer running before it, must match — and to a usage plan: a throttle (rate and
+//! burst) and a quota per UTC day, week or month, counted in the process or fleet-wide
+//! through a shared store (Redis, in `b2b-auth-redis`). Keys are added and revoked at
+//! runtime; refusals are 403, or 429 with `Retry-After`.
+
+pub mod api_key;
 
 // The shared plumbing below lands before the layers that use it.
 #[allow(dead_code)]
@@ -19,6 +28,7 @@ mod peer;
 #[allow(dead_code)]
 mod reject;
 
+pub use api_key::ApiKeyLayer;
 pub use audit::AUDIT_TARGET;
 pub use peer::PeerAddr;
 pub use reject::GrpcStatus;
