@@ -432,6 +432,18 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_sharing_the_lookup_prefix_is_not_a_match() {
+        // The same first 8 bytes (the map's key), another last byte.
+        let mut decoy = sha256_hex("value-a");
+        decoy.replace_range(62.., if decoy.ends_with("00") { "01" } else { "00" });
+        let configured =
+            ApiKey::builder("decoy").client_id("c").sha256_hex(decoy).plan(plan()).build().unwrap();
+        let keys = ApiKeys::from_keys([configured, key("b", "value-b")]).unwrap();
+        assert!(keys.find(b"value-a").is_none());
+        assert_eq!(keys.find(b"value-b").unwrap().id(), "b");
+    }
+
+    #[test]
     fn a_hex_digest_is_the_sha256_of_the_value() {
         let hex = sha256_hex("value-a");
         let upper = hex.to_uppercase();
