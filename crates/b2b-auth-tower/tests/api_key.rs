@@ -526,17 +526,40 @@ async fn when_the_store_fails_the_layer_enforces_locally_or_refuses_as_set() {
     // Default: the plan is enforced in the process while the store is down.
     let failing = ScriptedStore::default();
     let clock = manual_clock(SATURDAY);
-    let layer =
-        ApiKeyLayer::builder(keys(&plan)).store(failing.clone()).clock(clock).build().unwrap();
+    let layer = ApiKeyLayer::builder(keys(&plan))
+        .store(failing.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
     assert_eq!(send(&layer, call()).await.status(), StatusCode::OK);
     assert_eq!(send(&layer, call()).await.status(), StatusCode::OK);
     let local = send(&layer, call()).await;
     assert_eq!((local.status(), retry_after(&local)), (StatusCode::TOO_MANY_REQUESTS, "30"));
-    assert_eq!(failing.calls.lock().unwrap().len(), 3, "the store is asked every time");
+    assert_eq!(
+        failing.calls.lock().unwrap().len(),
+        1,
+        "after a failure, the store is left alone for a second: an outage adds no timeouts"
+    );
+    // A second later the store is asked again, and decides again once it answers.
+    clock.advance(Duration::from_secs(1));
+    failing.answers.lock().unwrap().push(Ok(Usage::Allowed));
+    assert_eq!(
+        send(&layer, call()).await.status(),
+        StatusCode::OK,
+        "the store's answer, not the local bucket's"
+    );
+    assert_eq!(
+        send(&layer, call()).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "failed again: local"
+    );
+    assert_eq!(failing.calls.lock().unwrap().len(), 3);
 
-    // Fail closed: 503, and gRPC UNAVAILABLE.
+    // Fail closed: 503 (gRPC UNAVAILABLE), without asking the store again for a second.
+    let failing = ScriptedStore::default();
     let layer = ApiKeyLayer::builder(keys(&plan))
-        .store(ScriptedStore::default())
+        .store(failing.clone())
+        .clock(clock.clone())
         .on_store_error(OnStoreError::Refuse)
         .build()
         .unwrap();
@@ -548,6 +571,10 @@ async fn when_the_store_fails_the_layer_enforces_locally_or_refuses_as_set() {
     assert_eq!(std::error::Error::source(cause).unwrap().to_string(), "store down");
     let refused = send(&layer, grpc(call())).await;
     assert_eq!(refused.headers()["grpc-status"], "14");
+    assert_eq!(failing.calls.lock().unwrap().len(), 1);
+    clock.advance(Duration::from_secs(1));
+    failing.answers.lock().unwrap().push(Ok(Usage::Allowed));
+    assert_eq!(send(&layer, call()).await.status(), StatusCode::OK);
 }
 
 thread_local! {

@@ -3,8 +3,9 @@ use std::fmt;
 use std::mem;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2b_auth_core::Clock;
 use b2b_auth_jwt::Claims;
@@ -26,7 +27,8 @@ use crate::reject::{Rejection, is_grpc};
 /// The header carrying the key, as API Gateway reads it.
 pub(super) static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
-/// `Retry-After` of a 503 when the usage store cannot decide.
+/// After a store failure, how long the layer decides without asking the store (so that an
+/// outage does not add a timeout to every request); also the `Retry-After` of a 503 then.
 const STORE_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// At most one "store unavailable" warning per this interval.
@@ -130,6 +132,8 @@ pub(super) struct Shared {
     binding: ClientBinding,
     on_store_error: OnStoreError,
     store_warnings: DefaultDirectRateLimiter,
+    /// When the store may be asked again after a failure (ms since the epoch, layer clock).
+    store_retry_at: AtomicU64,
 }
 
 impl fmt::Debug for Shared {
@@ -166,6 +170,7 @@ impl Shared {
             binding,
             on_store_error,
             store_warnings: RateLimiter::direct(warnings),
+            store_retry_at: AtomicU64::new(0),
         }
     }
 
@@ -214,11 +219,19 @@ impl Shared {
         if plan.throttle().is_none() && plan.quota().is_none() {
             return Decision::Now(Ok(Usage::Allowed));
         }
-        let request = UsageRequest::new(key.shared_id().clone(), plan, self.clock.now());
+        let now = self.clock.now();
+        let request = UsageRequest::new(key.shared_id().clone(), plan, now);
         let (store, fallback) = match &self.stores {
             Stores::Memory(store) => return Decision::Now(Ok(store.decide(&request))),
             Stores::Shared { store, fallback } => (store, fallback.clone()),
         };
+        let now_ms = unix_millis(now);
+        if now_ms < self.store_retry_at.load(Ordering::Relaxed) {
+            return Decision::Now(match fallback {
+                Some(fallback) => Ok(fallback.decide(&request)),
+                None => Err(UsageStoreError::new("not asked: it failed less than a second ago")),
+            });
+        }
         let decision = store.acquire(request.clone());
         let shared = self.clone();
         Decision::Later(Box::pin(async move {
@@ -226,6 +239,8 @@ impl Shared {
                 Err(error) => error,
                 decided => return decided,
             };
+            let retry_at = now_ms.saturating_add(unix_millis_of(STORE_RETRY_AFTER));
+            shared.store_retry_at.fetch_max(retry_at, Ordering::Relaxed);
             shared.warn_store_error(&error);
             match fallback {
                 Some(fallback) => Ok(fallback.decide(&request)),
@@ -244,7 +259,7 @@ impl Shared {
                 error = %error,
                 cause = error.source().map(tracing::field::display),
                 store = ?self.store(),
-                "{action} until the usage store answers again (one warning per 10 s)",
+                "{action} until the usage store answers again (asked again after 1 s; one warning per 10 s)",
             );
         }
     }
@@ -348,4 +363,12 @@ fn presented_key(headers: &mut HeaderMap) -> Presented {
         value if value.is_empty() => Presented::Missing,
         value => Presented::One(value.clone()),
     }
+}
+
+fn unix_millis(time: SystemTime) -> u64 {
+    unix_millis_of(time.duration_since(UNIX_EPOCH).unwrap_or_default())
+}
+
+fn unix_millis_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
