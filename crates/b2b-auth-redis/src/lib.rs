@@ -16,6 +16,9 @@
 //! write. With replicas, a reader may see an older envelope after a failover; providers never
 //! adopt an envelope whose generation went backwards.
 //!
+//! With feature `usage`, `RedisUsageStore` shares API key usage plans (throttle and quota)
+//! across a fleet for `b2b-auth-tower`'s `ApiKeyLayer`: one atomic script per request.
+//!
 //! # Example
 //! ```no_run
 //! use b2b_auth_redis::RedisStore;
