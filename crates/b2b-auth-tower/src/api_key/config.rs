@@ -151,3 +151,82 @@ impl ApiKeys {
         Self::from_keys(config.to_keys()?)
     }
 }
+
+#[cfg(all(test, feature = "serde"))]
+mod tests {
+    use super::*;
+    use crate::api_key::sha256_hex;
+
+    fn parse(toml: &str) -> ApiKeysConfig {
+        toml::from_str(toml).unwrap()
+    }
+
+    #[test]
+    fn plans_and_keys_load_with_their_limits() {
+        let config = parse(&format!(
+            r#"
+            [plans.gold]
+            throttle = {{ rate = 0.5, burst = 3 }}
+            quota = {{ limit = 1000, period = "week" }}
+            [plans.free]
+
+            [[keys]]
+            id = "a"
+            sha256 = "{}"
+            client_id = "car-orders"
+            plan = "gold"
+            "#,
+            sha256_hex("value-a")
+        ));
+        let keys = ApiKeys::from_config(&config).unwrap();
+        let key = keys.find(b"value-a").unwrap();
+        assert_eq!((key.id(), key.client_id(), key.plan().name()), ("a", "car-orders", "gold"));
+        let throttle = key.plan().throttle().unwrap();
+        assert_eq!(
+            (throttle.interval(), throttle.max_burst()),
+            (std::time::Duration::from_secs(2), 3)
+        );
+        assert_eq!(key.plan().quota(), Some(Quota::per_week(1000)));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(&sha256_hex("value-a")), "{shown}");
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let key = |plan: &str, sha: &str| {
+            format!(
+                "[[keys]]\nid = \"k\"\nsha256 = \"{sha}\"\nclient_id = \"c\"\nplan = \"{plan}\"\n"
+            )
+        };
+        let good = sha256_hex("v");
+        let error = |toml: &str| ApiKeys::from_config(&parse(toml)).unwrap_err();
+        assert_eq!(
+            error(&key("gold", &good)),
+            ConfigError::UnknownPlan { key: "k".into(), plan: "gold".into() }
+        );
+        assert_eq!(
+            error(&format!("[plans.p]\n{}", key("p", "abc"))),
+            ConfigError::InvalidKeyDigest("k".into())
+        );
+        assert_eq!(
+            error(&format!(
+                "[plans.p]\nthrottle = {{ rate = 0.0, burst = 1 }}\n{}",
+                key("p", &good)
+            )),
+            ConfigError::InvalidThrottle
+        );
+        assert_eq!(
+            error(&format!("[plans.p]\n{}{}", key("p", &good), key("p", &sha256_hex("w")))),
+            ConfigError::DuplicateKeyId("k".into())
+        );
+        // Typos in field names are errors, not silently ignored settings.
+        assert!(
+            toml::from_str::<ApiKeysConfig>("[plans.p]\nthrotle = { rate = 1.0, burst = 1 }")
+                .is_err()
+        );
+        assert!(
+            toml::from_str::<ApiKeysConfig>("[plans.p]\nquota = { limit = 1, period = \"year\" }")
+                .is_err()
+        );
+    }
+}
