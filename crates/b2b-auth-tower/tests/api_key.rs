@@ -337,6 +337,12 @@ async fn daily_quotas_restart_at_midnight_utc() {
     clock.advance(Duration::from_millis(750)); // Sunday 00:00:00
     let over = exhaust_quota(&layer, &claims, 3).await;
     assert_eq!(retry_after(&over), "86400");
+
+    // A clock stepping back over midnight does not bring back Saturday's empty count.
+    clock.advance(Duration::from_secs(5));
+    clock.set(UNIX_EPOCH + Duration::from_secs(SATURDAY + 86_400 - 5));
+    let over = send(&layer, request(Some(CAR_ORDERS_KEY), Some(&claims))).await;
+    assert_eq!(error(&over).kind(), ApiKeyErrorKind::QuotaExceeded);
 }
 
 #[tokio::test]

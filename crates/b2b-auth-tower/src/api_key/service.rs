@@ -25,7 +25,7 @@ use crate::peer::peer_addr;
 use crate::reject::{Rejection, is_grpc};
 
 /// The header carrying the key, as API Gateway reads it.
-pub(super) static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// After a store failure, how long the layer decides without asking the store (so that an
 /// outage does not add a timeout to every request); also the `Retry-After` of a 503 then.

@@ -197,6 +197,9 @@ impl GovernorClock for RequestClock {
     }
 }
 
+/// The end of a key's timeline (half of what governor's nanoseconds can hold).
+const MAX_TIMELINE: Duration = Duration::from_nanos(u64::MAX / 2);
+
 type Limiter = RateLimiter<NotKeyed, InMemoryState, RequestClock, NoOpMiddleware<Nanos>>;
 
 /// One key's state, behind its own lock.
@@ -217,7 +220,9 @@ impl KeyUsage {
     /// blocks a bucket for the length of the step.
     fn advance(&mut self, now: SystemTime) -> Nanos {
         if let Some(last) = self.last_seen {
-            self.elapsed += now.duration_since(last).unwrap_or_default();
+            let step = now.duration_since(last).unwrap_or_default();
+            // Capped at 292 years, far from where governor's nanosecond sums would overflow.
+            self.elapsed = self.elapsed.saturating_add(step).min(MAX_TIMELINE);
         }
         self.last_seen = Some(now);
         let nanos = u64::try_from(self.elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -245,8 +250,13 @@ impl KeyUsage {
     fn acquire(&mut self, request: &UsageRequest) -> Usage {
         let now = self.advance(request.now);
         if let Some(window) = request.quota {
-            // A new window (or another period after a plan change) starts from zero.
-            if self.quota.is_none_or(|(counted, _)| !same_window(&counted, &window)) {
+            // A later window (or another period after a plan change) starts from zero; an
+            // earlier one (a clock stepping back over a boundary) keeps the later count.
+            let counting = self.quota.is_some_and(|(counted, _)| {
+                counted.period() == window.period()
+                    && counted.start_unix_secs() >= window.start_unix_secs()
+            });
+            if !counting {
                 self.quota = Some((window, 0));
             }
             if self.quota.is_some_and(|(_, used)| used >= window.limit()) {
@@ -263,8 +273,4 @@ impl KeyUsage {
         }
         Usage::Allowed
     }
-}
-
-fn same_window(a: &QuotaWindow, b: &QuotaWindow) -> bool {
-    a.period() == b.period() && a.start_unix_secs() == b.start_unix_secs()
 }
