@@ -152,7 +152,8 @@ impl ApiKeys {
     }
 }
 
-#[cfg(all(test, feature = "serde"))]
+#[cfg(test)]
+#[cfg(feature = "serde")] // the tests read TOML
 mod tests {
     use super::*;
     use crate::api_key::sha256_hex;
