@@ -29,7 +29,9 @@ pub enum ClientBinding {
 
 /// What the layer does when its [`UsageStore`] cannot decide (a Redis store whose server is
 /// unreachable or slower than its timeout). Either way, a warning is logged (at most one
-/// every ten seconds).
+/// every ten seconds), and for a second after a failure the store is not asked at all — the
+/// layer decides as below at once — so that an outage does not add a timeout to every
+/// request.
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, PartialEq)]
 #[non_exhaustive]
 pub enum OnStoreError {
