@@ -126,7 +126,6 @@ impl ApiKey {
 }
 
 /// Where the builder's digest came from, to report a bad one by the key's id.
-#[derive(Clone)]
 enum DigestInput {
     Hex(String),
     Value(Digest),
