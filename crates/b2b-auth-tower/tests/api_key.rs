@@ -693,3 +693,43 @@ fn layers_services_and_futures_are_clone_send_and_generic_over_bodies() {
 fn bytes_body() -> http_body_util::Full<bytes::Bytes> {
     http_body_util::Full::default()
 }
+
+/// A header value: the valid key, or any bytes (the layer gets those a header can hold).
+fn key_header_value() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    prop_oneof![
+        Just(CAR_ORDERS_KEY.as_bytes().to_vec()),
+        proptest::collection::vec(any::<u8>(), 0..80),
+    ]
+}
+
+proptest::proptest! {
+    /// Any `x-api-key` headers (any bytes a header value can hold, any number of them), with
+    /// or without claims: an answer, never a panic, and 200 only for exactly the valid key.
+    #[test]
+    fn any_key_headers_get_an_answer(
+        values in proptest::collection::vec(key_header_value(), 0..4),
+        with_claims: bool,
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let layer = ApiKeyLayer::builder(keys(&unlimited()))
+            .client_binding(ClientBinding::WhenTokenPresent)
+            .build()
+            .unwrap();
+        let claims = with_claims.then(|| runtime.block_on(claims(Some("car-orders"))));
+        let mut request = request(None, claims.as_ref());
+        let values: Vec<HeaderValue> =
+            values.iter().filter_map(|v| HeaderValue::from_bytes(v).ok()).collect();
+        for value in &values {
+            request.headers_mut().append("x-api-key", value.clone());
+        }
+        let response = runtime.block_on(send(&layer, request));
+        let valid = matches!(&values[..], [only] if only == CAR_ORDERS_KEY);
+        match response.status() {
+            StatusCode::OK => proptest::prop_assert!(valid),
+            StatusCode::BAD_REQUEST => proptest::prop_assert!(values.len() > 1),
+            StatusCode::FORBIDDEN => proptest::prop_assert!(!valid && values.len() <= 1),
+            other => proptest::prop_assert!(false, "unexpected {other}"),
+        }
+    }
+}
