@@ -16,6 +16,9 @@
 //! write. With replicas, a reader may see an older envelope after a failover; providers never
 //! adopt an envelope whose generation went backwards.
 //!
+//! With feature `usage`, `RedisUsageStore` shares API key usage plans (throttle and quota)
+//! across a fleet for `b2b-auth-tower`'s `ApiKeyLayer`: one atomic script per request.
+//!
 //! # Example
 //! ```no_run
 //! use b2b_auth_redis::RedisStore;
@@ -48,6 +51,15 @@ use b2b_auth_token::{BoxFuture, StoreLock, TokenEnvelope, TokenError, TokenError
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands as _, Script};
 use secrecy::{ExposeSecret as _, SecretString};
+
+#[cfg(feature = "usage")]
+mod usage;
+
+#[cfg(feature = "usage")]
+pub use usage::{
+    DEFAULT_USAGE_CONNECT_TIMEOUT, DEFAULT_USAGE_PREFIX, DEFAULT_USAGE_RESPONSE_TIMEOUT,
+    RedisUsageStore, RedisUsageStoreBuilder,
+};
 
 /// Default timeout to connect to Redis.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -94,7 +106,7 @@ pub enum ConfigError {
     /// or `redis+unix://`). The message never repeats the URL, which may hold a password.
     #[error("invalid redis url")]
     InvalidUrl,
-    /// The key is empty.
+    /// The key (or, for the usage store, the key prefix) is empty.
     #[error("the redis key must not be empty")]
     EmptyKey,
     /// `build()` was called outside a tokio runtime, which the connection needs.
@@ -275,26 +287,36 @@ impl RedisStoreBuilder {
         if self.key.is_empty() {
             return Err(ConfigError::EmptyKey);
         }
-        // The connection manager spawns its connection task on the current runtime.
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(ConfigError::NoRuntime);
-        }
-        let client =
-            redis::Client::open(self.url.expose_secret()).map_err(|_| ConfigError::InvalidUrl)?;
-        let server = client.get_connection_info().addr().to_string();
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.response_timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(1));
-        let connection =
-            client.get_connection_manager_lazy(config).map_err(|_| ConfigError::InvalidUrl)?;
+        let (connection, server) = connect(&self.url, self.connect_timeout, self.response_timeout)?;
         Ok(RedisStore {
             connection,
             lock_key: format!("{}:lock", self.key).into(),
             key: self.key.into(),
-            server: server.into(),
+            server,
             clock: self.clock,
         })
     }
+}
+
+/// A lazy connection (made on first use, re-made after failures) and the server's address
+/// for `Debug`, inside the current tokio runtime.
+fn connect(
+    url: &SecretString,
+    connect_timeout: Duration,
+    response_timeout: Duration,
+) -> Result<(ConnectionManager, Arc<str>), ConfigError> {
+    // The connection manager spawns its connection task on the current runtime.
+    if tokio::runtime::Handle::try_current().is_err() {
+        return Err(ConfigError::NoRuntime);
+    }
+    let client = redis::Client::open(url.expose_secret()).map_err(|_| ConfigError::InvalidUrl)?;
+    let server = client.get_connection_info().addr().to_string();
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(connect_timeout))
+        .set_response_timeout(Some(response_timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(1));
+    let connection =
+        client.get_connection_manager_lazy(config).map_err(|_| ConfigError::InvalidUrl)?;
+    Ok((connection, server.into()))
 }

@@ -61,8 +61,17 @@
 //! # ci1vcmRlcnMiLCJzY29wZSI6InRpcmVzL29yZGVycy53cml0ZSIsImlhdCI6MTc2NzIyNTYwMCwiZXhwIjo0MTAy\
 //! # NDQ0ODAwfQ.V8v5FihJrkUVmmoF92yYargCZlyunA3epHlL3bS7Jjndl559DHP_74oqLIxIS4g2ER94to1i4n6jMYy43zbTCw";
 //! ```
+//!
+//! # API keys and usage plans
+//! API keys and usage plans ([`api_key`], [`ApiKeyLayer`]): `x-api-key` checked against keys
+//! stored as SHA-256 digests, each bound to a client — whose verified token, left by the
+//! bearer layer running before it, must match — and to a usage plan: a throttle (rate and
+//! burst) and a quota per UTC day, week or month, counted in the process or fleet-wide
+//! through a shared store (Redis, in `b2b-auth-redis`). Keys are added and revoked at
+//! runtime; refusals are 403, or 429 with `Retry-After`.
 
 mod add_bearer;
+pub mod api_key;
 mod audit;
 #[cfg(feature = "reqwest")]
 mod bearer_middleware;
@@ -73,6 +82,7 @@ mod reject;
 pub mod require_bearer;
 
 pub use add_bearer::{AddBearer, AddBearerLayer, ReplayBody, ResponseFuture as AddBearerFuture};
+pub use api_key::ApiKeyLayer;
 pub use audit::AUDIT_TARGET;
 #[cfg(feature = "reqwest")]
 pub use bearer_middleware::BearerMiddleware;
