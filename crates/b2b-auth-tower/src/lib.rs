@@ -96,3 +96,8 @@ pub use require_bearer::{
 };
 #[cfg(feature = "axum")]
 pub use require_bearer::{MissingClaims, VerifiedClaims};
+
+/// The README's examples, compiled as doc tests so that they keep up with the API.
+#[cfg(all(doctest, feature = "axum", feature = "reqwest"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
