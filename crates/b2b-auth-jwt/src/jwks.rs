@@ -41,8 +41,9 @@ const NEGATIVE_CACHE_TTL: Duration = Duration::from_secs(5 * 60);
 ///   callers never wait for a routine refresh; each refresh replaces the whole set, so a key
 ///   removed by the issuer stops verifying within one TTL.
 /// - **Unknown `kid`**: one refresh at a time (callers join the fetch in flight), at most one
-///   per cool-down (default 30 s) — within it an unknown `kid` fails at once, never waiting
-///   on a timer — and `kid`s still unknown after a refresh are remembered (bounded), so a
+///   per cool-down (default 30 s, counted from the last fetch an unknown `kid` caused; a key
+///   rotated in right after a routine fetch is learnt at once) — within it an unknown `kid`
+///   fails at once, never waiting on a timer — and `kid`s still unknown after a refresh are remembered (bounded), so a
 ///   flood of random `kid`s costs no extra fetches.
 /// - **Failures** (down, 5xx, timeout, malformed set, no usable key): the known keys keep
 ///   serving for the stale-if-error window (default 1 h past the TTL) while refreshes back
@@ -129,7 +130,10 @@ type Outcome = Result<(), Arc<JwksError>>;
 #[derive(Default)]
 struct Control {
     inflight: Option<watch::Receiver<Option<Outcome>>>,
-    last_attempt: Option<Instant>,
+    /// When an unknown `kid` last started a fetch: the start of the cool-down. Routine and
+    /// first fetches do not count, so that a key published right after them is learnt at
+    /// once.
+    last_unknown_kid_fetch: Option<Instant>,
     retry_at: Option<Instant>,
     failures: u32,
     discovered: Option<Url>,
@@ -340,8 +344,9 @@ impl Jwks {
             }
         }
         let backing_off = control.retry_at.is_some_and(|at| now < at);
-        let cooling_down =
-            control.last_attempt.is_some_and(|at| now < at + self.inner.settings.cooldown);
+        let cooling_down = control
+            .last_unknown_kid_fetch
+            .is_some_and(|at| now < at + self.inner.settings.cooldown);
         let blocked = match reason {
             Reason::Explicit => false,
             Reason::Background | Reason::Required => backing_off,
@@ -356,7 +361,9 @@ impl Jwks {
         };
         let (sender, receiver) = watch::channel(None);
         control.inflight = Some(receiver.clone());
-        control.last_attempt = Some(now);
+        if reason == Reason::UnknownKid {
+            control.last_unknown_kid_fetch = Some(now);
+        }
         drop(control);
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         runtime.spawn(self.clone().refresh(sender, reason));
@@ -651,6 +658,8 @@ impl JwksBuilder {
     }
 
     /// The least time between two fetches caused by unknown `kid`s. Default: 30 seconds.
+    /// Routine fetches (first, TTL, explicit) do not start a cool-down: a key the issuer
+    /// starts signing with right after them is fetched at the first token naming it.
     pub fn cooldown(mut self, cooldown: Duration) -> Self {
         self.settings.cooldown = cooldown;
         self

@@ -372,12 +372,19 @@ async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     setup.issuer().rotate_to(TestKey::RSA_B.issuer_signing_key()).unwrap();
     let new = setup.token("car-orders");
     assert_eq!(jwt_parts(&new).0["kid"], json!(TestKey::RSA_B.kid()));
-    // Inside the cool-down right after the first fetch: an unknown kid fails at once.
-    assert_eq!(verifier.verify(&new).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Right after the first fetch: the unknown kid causes one refresh, then verifies.
     assert!(verifier.verify(&new).await.is_ok(), "unknown kid: one refresh, then verified");
     assert!(verifier.verify(&old).await.is_ok(), "the old key is still published");
     assert_eq!(setup.issuer().stats().jwks_requests, 2);
+    // Inside the cool-down of that refresh, the next unknown kid fails at once ...
+    setup.issuer().rotate_key().unwrap();
+    let newer = setup.token("car-orders");
+    assert_eq!(verifier.verify(&newer).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
+    assert_eq!(setup.issuer().stats().jwks_requests, 2);
+    // ... and after it, one more refresh learns it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(verifier.verify(&newer).await.is_ok());
+    assert_eq!(setup.issuer().stats().jwks_requests, 3);
 
     setup.issuer().retire_key(TestKey::RSA.kid()).unwrap();
     tokio::time::sleep(ttl + Duration::from_millis(100)).await;
