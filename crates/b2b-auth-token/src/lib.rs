@@ -61,8 +61,8 @@ pub use client_credentials::{
 };
 pub use error::{ConfigError, TokenError, TokenErrorKind};
 pub use provider::{
-    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, Health, StoreRole, TokenProvider,
-    TokenProviderBuilder, TokenStatus,
+    DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_REFUSAL_COOLDOWN, Health, StoreRole,
+    TokenProvider, TokenProviderBuilder, TokenStatus,
 };
 pub use refresher::{RefreshOutcome, Refresher, RefresherBuilder};
 pub use schedule::RefreshPolicy;

@@ -198,6 +198,32 @@ async fn a_hundred_invalidations_of_one_token_cause_one_refresh() {
     assert_eq!(issuer.stats().token_requests, 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_of_fresh_tokens_refresh_at_most_once_per_cooldown() {
+    let server = start_sample_issuer().await;
+    let issuer = server.issuer();
+    let cooldown = Duration::from_millis(500);
+    let provider = TokenProvider::builder(source_for_sample(issuer))
+        .refusal_cooldown(cooldown)
+        .build()
+        .unwrap();
+    let first = provider.token().await.unwrap();
+    provider.invalidate(&first);
+    let second = provider.token().await.unwrap();
+    assert_ne!(second.generation(), first.generation(), "the first refusal refreshes");
+
+    // A resource server refusing every token (keys not learnt, wrong audience): no new token
+    // per refusal, the one in hand is kept.
+    provider.invalidate(&second);
+    assert_eq!(provider.token().await.unwrap().generation(), second.generation());
+    assert_eq!(issuer.stats().token_requests, 2);
+
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
+    provider.invalidate(&second);
+    assert_ne!(provider.token().await.unwrap().generation(), second.generation());
+    assert_eq!(issuer.stats().token_requests, 3, "one refresh per cool-down");
+}
+
 fn source_for_sample(issuer: &Issuer) -> ClientCredentials {
     ClientCredentials::builder()
         .token_url(issuer.token_endpoint())

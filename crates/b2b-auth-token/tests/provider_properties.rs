@@ -143,8 +143,9 @@ proptest! {
         paused_runtime().block_on(async {
             let idp = ScriptedIdp::new(steps);
             let provider = TokenProvider::builder(idp.clone())
-                .background_refresh(background)
+                                .background_refresh(background)
                 .backoff(Duration::from_millis(100), Duration::from_secs(5))
+                .refusal_cooldown(Duration::ZERO) // every refusal refreshes
                 .build()
                 .unwrap();
             let mut last: Option<AccessToken> = None;

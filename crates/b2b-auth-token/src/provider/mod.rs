@@ -30,6 +30,8 @@ pub use shared::StoreRole;
 pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Default longest wait between failed refreshes.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Default least time between two refreshes caused by refused tokens.
+pub const DEFAULT_REFUSAL_COOLDOWN: Duration = Duration::from_secs(10);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
@@ -80,6 +82,8 @@ struct State {
     max_generation: u64,
     /// When this provider last fetched its own token because the shared one was unusable.
     last_fallback: Option<Instant>,
+    /// When a refused token last started a refresh.
+    last_refusal_refresh: Option<Instant>,
 }
 
 type Outcome = Result<AccessToken, TokenError>;
@@ -88,6 +92,7 @@ struct Inner {
     source: Arc<dyn TokenSource>,
     policy: RefreshPolicy,
     backoff: Backoff,
+    refusal_cooldown: Duration,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn TokenStore>>,
     sharing: SharingSettings,
@@ -204,6 +209,7 @@ impl TokenProvider {
             source: Arc::new(source),
             policy: RefreshPolicy::default(),
             backoff: Backoff { min: DEFAULT_BACKOFF_MIN, max: DEFAULT_BACKOFF_MAX },
+            refusal_cooldown: DEFAULT_REFUSAL_COOLDOWN,
             clock: Arc::new(SystemClock),
             store: None,
             role: None,
@@ -247,7 +253,9 @@ impl TokenProvider {
 
     /// Reports that a resource server refused `token` (a 401): it is never handed out again,
     /// and one refresh starts. Any number of calls for the same token start one refresh;
-    /// calls for an older token than the current one do nothing.
+    /// calls for an older token than the current one do nothing, and so do calls within the
+    /// [refusal cool-down](TokenProviderBuilder::refusal_cooldown) of the last refresh a
+    /// refusal started (the token stays in use).
     pub fn invalidate(&self, token: &AccessToken) {
         let guard = self.inner.current.load();
         let Some(current) = guard.as_deref() else { return };
@@ -255,6 +263,17 @@ impl TokenProvider {
             return;
         }
         let now = Instant::now();
+        let cooling_down = lock(&self.inner.state)
+            .last_refusal_refresh
+            .is_some_and(|at| now < at + self.inner.refusal_cooldown);
+        if cooling_down {
+            tracing::debug!(
+                client_id = self.inner.source.key().client_id(),
+                fingerprint = token.fingerprint(),
+                "token refused again within the refusal cool-down; keeping it"
+            );
+            return;
+        }
         let marked = Current::new(current.token.clone(), now, now, true);
         let previous = self.inner.current.compare_and_swap(&guard, Some(Arc::new(marked)));
         let won = match (previous.as_ref(), guard.as_ref()) {
@@ -262,6 +281,7 @@ impl TokenProvider {
             _ => false,
         };
         if won {
+            lock(&self.inner.state).last_refusal_refresh = Some(now);
             tracing::info!(
                 client_id = self.inner.source.key().client_id(),
                 fingerprint = token.fingerprint(),
@@ -526,6 +546,7 @@ pub struct TokenProviderBuilder {
     source: Arc<dyn TokenSource>,
     policy: RefreshPolicy,
     backoff: Backoff,
+    refusal_cooldown: Duration,
     clock: Arc<dyn Clock>,
     store: Option<Arc<dyn TokenStore>>,
     role: Option<StoreRole>,
@@ -561,6 +582,17 @@ impl TokenProviderBuilder {
     /// Default: [`DEFAULT_BACKOFF_MIN`] (1 s) to [`DEFAULT_BACKOFF_MAX`] (60 s).
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff = Backoff { min, max };
+        self
+    }
+
+    /// The least time between two refreshes caused by refused tokens
+    /// ([`TokenProvider::invalidate`]). Within it, a refusal leaves the token in use: a token
+    /// refused right after it replaced a refused one points at the resource server (keys it
+    /// has not learnt yet, a misconfigured audience), not at the token, and fetching more
+    /// would cost identity-provider requests — billed per token by some — for nothing.
+    /// Default: [`DEFAULT_REFUSAL_COOLDOWN`] (10 s); zero refreshes after every refusal.
+    pub fn refusal_cooldown(mut self, cooldown: Duration) -> Self {
+        self.refusal_cooldown = cooldown;
         self
     }
 
@@ -678,6 +710,7 @@ impl TokenProviderBuilder {
                 source: self.source,
                 policy: self.policy,
                 backoff: self.backoff,
+                refusal_cooldown: self.refusal_cooldown,
                 clock: self.clock,
                 store: self.store,
                 sharing,
