@@ -10,6 +10,8 @@
 //! - [`JwksServer`]: JWKS and discovery endpoints that misbehave on request ([`Canned`]);
 //! - [`MotoCognitoPool`]: a Cognito user pool in moto that mints access tokens.
 //!
+//! And [`capture_logs`] / [`capture_logs_async`]: the `tracing` events a test caused.
+//!
 //! `scripts/install-test-deps` installs the external ones (the README test command runs it).
 //! When one is missing, the helper panics with a message naming that command: a test that
 //! needs a server fails, it never skips.
@@ -23,6 +25,8 @@ mod cognito;
 mod issuer;
 mod jwks_server;
 mod keys;
+mod logs;
+
 mod moto;
 mod node;
 mod oauth2_mock;
@@ -39,6 +43,7 @@ pub use issuer::{
 };
 pub use jwks_server::{Canned, JwksServer};
 pub use keys::{TestKey, jwks, jwt_parts};
+pub use logs::{capture_logs, capture_logs_async};
 pub use moto::MotoServer;
 pub use node::{JoseVerified, verify_with_jose};
 pub use oauth2_mock::{MockFault, OAuth2MockServer};

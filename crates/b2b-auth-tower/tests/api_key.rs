@@ -3,14 +3,13 @@
 //! revocation, store failures, and what reaches the logs.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // test code: a panic is the failure report
 
-use std::cell::RefCell;
 use std::convert::Infallible;
 use std::io;
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use b2b_auth_jwt::{Claims, JwkSet, TrustedIssuer, Verifier};
-use b2b_auth_testkit::{ManualClock, TestKey, jwks};
+use b2b_auth_testkit::{ManualClock, TestKey, capture_logs_async, jwks};
 use b2b_auth_token::BoxFuture;
 use b2b_auth_tower::api_key::{
     ApiKey, ApiKeyError, ApiKeyErrorKind, ApiKeyLayer, ApiKeys, ClientBinding, MemoryUsageStore,
@@ -583,45 +582,6 @@ async fn when_the_store_fails_the_layer_enforces_locally_or_refuses_as_set() {
     assert_eq!(send(&layer, call()).await.status(), StatusCode::OK);
 }
 
-thread_local! {
-    /// What the test subscriber wrote on this thread.
-    static THREAD_LOGS: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Writes into [`THREAD_LOGS`].
-struct ThreadLogs;
-
-impl io::Write for ThreadLogs {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        THREAD_LOGS.with_borrow_mut(|logs| logs.extend_from_slice(buf));
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The logs written on this thread while `run` runs (its futures polled on this thread).
-///
-/// The subscriber is global: a thread-scoped one (`set_default`) loses the events of
-/// callsites that another test thread registers first, since tracing then caches "no
-/// interest" for them.
-async fn logs_of<F: Future<Output = ()>>(run: F) -> String {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(|| ThreadLogs)
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-    });
-    THREAD_LOGS.take();
-    run.await;
-    String::from_utf8(THREAD_LOGS.take()).unwrap()
-}
-
 #[tokio::test(flavor = "current_thread")]
 async fn decisions_are_audited_with_key_ids_and_never_key_values() {
     let plan = plan("daily", None, Some(Quota::per_day(1)));
@@ -635,7 +595,7 @@ async fn decisions_are_audited_with_key_ids_and_never_key_values() {
         request.extensions_mut().insert(peer);
         request
     };
-    let logs = logs_of(async {
+    let ((), logs) = capture_logs_async(async {
         send(&layer, call(CAR_ORDERS_KEY)).await; // allowed
         send(&layer, call(CAR_ORDERS_KEY)).await; // over quota
         send(&layer, call(OTHER_KEY)).await; // another client's key
