@@ -289,7 +289,7 @@ async fn discovery_and_jwks_describe_the_issuer() {
         serde_json::json!(["client_secret_basic", "client_secret_post", "private_key_jwt"])
     );
     let scopes = discovery["scopes_supported"].as_array().unwrap();
-    assert_eq!(scopes.len(), 4);
+    assert_eq!(scopes.len(), 5);
     assert!(scopes.contains(&"cars/orders.complete".into()));
 
     let response = reqwest::get(issuer.jwks_uri()).await.unwrap();

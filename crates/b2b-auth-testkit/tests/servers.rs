@@ -196,6 +196,6 @@ fn manual_clock_moves_only_when_told() {
 fn sample_pool_holds_the_reference_scenario() {
     let pool = sample_pool();
     let ids: Vec<&str> = pool.clients().iter().map(|c| c.client_id()).collect();
-    assert_eq!(ids, ["car-orders", "tire-orders"]);
+    assert_eq!(ids, ["car-orders", "tire-orders", "tire-orders-ops"]);
     assert!(!sample_secret("car-orders").is_empty());
 }
