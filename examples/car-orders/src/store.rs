@@ -38,12 +38,18 @@ impl CarOrderStatus {
             Self::OrderComplete => "OrderComplete",
         }
     }
+}
 
-    fn parse(text: &str) -> Self {
-        match text {
-            "TiresOrdered" => Self::TiresOrdered,
-            "OrderComplete" => Self::OrderComplete,
-            _ => Self::OrderSubmitted,
+impl rusqlite::types::FromSql for CarOrderStatus {
+    /// A status the database holds; any other text is corruption, reported, never guessed.
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        match value.as_str()? {
+            "OrderSubmitted" => Ok(Self::OrderSubmitted),
+            "TiresOrdered" => Ok(Self::TiresOrdered),
+            "OrderComplete" => Ok(Self::OrderComplete),
+            other => Err(rusqlite::types::FromSqlError::Other(
+                format!("unknown car order status {other:?}").into(),
+            )),
         }
     }
 }
@@ -224,7 +230,7 @@ fn car_order(row: &rusqlite::Row<'_>) -> Result<CarOrder, rusqlite::Error> {
     Ok(CarOrder {
         id: row.get(0)?,
         model: row.get(1)?,
-        status: CarOrderStatus::parse(&row.get::<_, String>(2)?),
+        status: row.get(2)?,
         tire_order_id: row.get(3)?,
         last_error: row.get(4)?,
         created_at: row.get(5)?,
@@ -277,5 +283,19 @@ mod tests {
             (CarOrderStatus::OrderComplete, Some(5)),
             "persisted"
         );
+    }
+
+    #[tokio::test]
+    async fn a_status_the_service_never_wrote_is_an_error_not_a_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cars.sqlite");
+        let store = Store::open(&path).unwrap();
+        let order = store.submit("Roadster".into(), 1).await.unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE car_orders SET status = 'Shipped' WHERE id = ?1", params![order.id])
+            .unwrap();
+        let error = store.order(order.id).await.unwrap_err();
+        assert!(error.to_string().contains("unknown car order status \"Shipped\""), "{error}");
     }
 }
