@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use b2b_auth_issuer::{Endpoint, Fault};
 use b2b_auth_testkit::RedisServer;
-use b2b_demo::{Options, Scenario, story};
+use b2b_demo::{Options, Scenario, poll_until, story};
 use car_orders::config::TokenStoreConfig;
 use car_orders::store::CarOrderStatus::{OrderComplete, OrderSubmitted, TiresOrdered};
 use http::StatusCode;
@@ -20,11 +20,11 @@ const WITHIN: Duration = Duration::from_secs(30);
 
 /// Polls `check` until it holds, for at most [`WITHIN`].
 async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
-    let deadline = tokio::time::Instant::now() + WITHIN;
-    while !check().await {
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {WITHIN:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let outcome = poll_until(WITHIN, || {
+        let holds = check();
+        async move { if holds.await { Ok(()) } else { Err(what.to_owned()) } }
+    });
+    outcome.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

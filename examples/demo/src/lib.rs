@@ -338,21 +338,13 @@ impl Scenario {
         status: CarOrderStatus,
         within: Duration,
     ) -> Result<CarOrder, Error> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let order = self.car_order(id).await;
-            if let Ok(order) = &order
-                && order.status == status
-            {
-                return Ok(order.clone());
+        poll_until(within, || async {
+            match self.car_order(id).await {
+                Ok(order) if order.status == status => Ok(order),
+                other => Err(format!("car order {id} not {status:?}: {other:?}")),
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(
-                    format!("car order {id} not {status:?} within {within:?}: {order:?}").into()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        })
+        .await
     }
 
     /// The manufacturer's API key, as car orders is configured with it.
@@ -455,19 +447,38 @@ impl Scenario {
         car_order_id: &str,
         within: Duration,
     ) -> Result<(), Error> {
-        let deadline = tokio::time::Instant::now() + within;
-        loop {
-            let deliveries = self.deliveries(car_order_id).await?;
-            if deliveries.iter().any(|d| d.replay && d.status == "delivered") {
-                return Ok(());
+        poll_until(within, || async {
+            match self.deliveries(car_order_id).await {
+                Ok(deliveries)
+                    if deliveries.iter().any(|d| d.replay && d.status == "delivered") =>
+                {
+                    Ok(())
+                }
+                other => Err(format!("no replay of {car_order_id} delivered: {other:?}")),
             }
-            if tokio::time::Instant::now() > deadline {
-                return Err(format!(
-                    "no replay of {car_order_id} delivered within {within:?}: {deliveries:?}"
-                )
-                .into());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        })
+        .await
+    }
+}
+
+/// Runs `attempt` every 50 ms until it succeeds, for at most `within`: its value, or the
+/// reason of its last failure (what was still missing) with the time waited.
+///
+/// # Errors
+/// When no attempt succeeded in time.
+pub async fn poll_until<T, F>(within: Duration, mut attempt: impl FnMut() -> F) -> Result<T, Error>
+where
+    F: Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let reason = match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(reason) => reason,
+        };
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!("not within {within:?}: {reason}").into());
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
