@@ -35,6 +35,9 @@
 //! Secrets never sit in the file: the client secret and a Redis URL come from environment
 //! variables or files named there.
 
+#[cfg(not(any(feature = "ssm", feature = "redis")))]
+compile_error!("b2b-auth-refresh needs a store: enable the `ssm` or `redis` feature (or both)");
+
 use std::path::{Path, PathBuf};
 
 use b2b_auth_token::{
@@ -191,7 +194,17 @@ impl Config {
         let source = self.source.build()?;
         let mut builder = match &self.store {
             #[cfg(feature = "ssm")]
-            StoreConfig::Ssm { .. } => Refresher::builder(source, self.ssm_store().await?),
+            StoreConfig::Ssm { parameter, kms_key_id, tier, region, endpoint_url } => {
+                let store = ssm_store(
+                    parameter,
+                    kms_key_id.as_deref(),
+                    *tier,
+                    region.as_deref(),
+                    endpoint_url.as_deref(),
+                )
+                .await?;
+                Refresher::builder(source, store)
+            }
             #[cfg(feature = "redis")]
             StoreConfig::Redis { url_env, key } => {
                 let url = env(url_env)?;
@@ -213,31 +226,33 @@ impl Config {
         }
         Ok(builder.build()?)
     }
+}
 
-    #[cfg(feature = "ssm")]
-    async fn ssm_store(&self) -> Result<b2b_auth_ssm::SsmStore, ConfigError> {
-        let StoreConfig::Ssm { parameter, kms_key_id, tier, region, endpoint_url } = &self.store
-        else {
-            return Err(ConfigError::Store("not an ssm store".into()));
-        };
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(endpoint) = endpoint_url {
-            loader = loader.endpoint_url(endpoint.clone());
-        }
-        let client = aws_sdk_ssm::Client::new(&loader.load().await);
-        let mut builder =
-            b2b_auth_ssm::SsmStore::builder(client, parameter.clone()).tier(match tier {
-                Tier::Standard => b2b_auth_ssm::Tier::Standard,
-                Tier::Advanced => b2b_auth_ssm::Tier::Advanced,
-            });
-        if let Some(key) = kms_key_id {
-            builder = builder.kms_key_id(key.clone());
-        }
-        builder.build().map_err(|e| ConfigError::Store(e.to_string()))
+#[cfg(feature = "ssm")]
+async fn ssm_store(
+    parameter: &str,
+    kms_key_id: Option<&str>,
+    tier: Tier,
+    region: Option<&str>,
+    endpoint_url: Option<&str>,
+) -> Result<b2b_auth_ssm::SsmStore, ConfigError> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
+    if let Some(endpoint) = endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    let client = aws_sdk_ssm::Client::new(&loader.load().await);
+    let mut builder =
+        b2b_auth_ssm::SsmStore::builder(client, parameter.to_owned()).tier(match tier {
+            Tier::Standard => b2b_auth_ssm::Tier::Standard,
+            Tier::Advanced => b2b_auth_ssm::Tier::Advanced,
+        });
+    if let Some(key) = kms_key_id {
+        builder = builder.kms_key_id(key.to_owned());
+    }
+    builder.build().map_err(|e| ConfigError::Store(e.to_string()))
 }
 
 fn kind(store: &StoreConfig) -> &'static str {
@@ -258,13 +273,12 @@ impl SourceConfig {
             .client_id(self.client_id.clone())
             .scopes(self.scopes.iter().cloned())
             .allow_http_loopback(self.allow_http_loopback);
-        builder = match (&self.token_url, &self.issuer) {
-            (Some(url), _) => builder.token_url(url.clone()),
-            (None, Some(issuer)) => builder.issuer(issuer.clone()),
-            (None, None) => builder,
-        };
-        if let (Some(_), Some(issuer)) = (&self.token_url, &self.issuer) {
-            builder = builder.issuer(issuer.clone()); // refused by build() with a clear error
+        // Both set is refused by build() with a clear error.
+        if let Some(url) = &self.token_url {
+            builder = builder.token_url(url.clone());
+        }
+        if let Some(issuer) = &self.issuer {
+            builder = builder.issuer(issuer.clone());
         }
         builder = match (&self.client_secret_env, &self.client_secret_file) {
             (Some(_), Some(_)) => {
