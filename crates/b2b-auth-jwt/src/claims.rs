@@ -172,15 +172,27 @@ impl RawClaims {
             deserializer.end()?;
             Ok(claims)
         });
-        claims.map_err(|e| {
-            let kind = if e.is_data() {
-                VerifyErrorKind::InvalidClaim
-            } else {
-                VerifyErrorKind::Malformed
-            };
-            VerifyError::new(kind).with_source(e)
-        })
+        claims.map_err(claims_error)
     }
+}
+
+/// Only the `iss` of a claims set (other members skipped without allocating), for choosing
+/// among several trusted issuers before the full parse.
+pub(crate) fn issuer_of(payload: &[u8]) -> Result<Option<String>, VerifyError> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    if !is_json_object(payload) {
+        return Err(VerifyError::new(VerifyErrorKind::Malformed));
+    }
+    serde_json::from_slice::<Iss>(payload).map(|p| p.iss).map_err(claims_error)
+}
+
+/// A claim of the wrong type is an invalid claim; anything else, a malformed payload.
+fn claims_error(e: serde_json::Error) -> VerifyError {
+    let kind = if e.is_data() { VerifyErrorKind::InvalidClaim } else { VerifyErrorKind::Malformed };
+    VerifyError::new(kind).with_source(e)
 }
 
 struct ClaimsSeed<'n> {
@@ -247,8 +259,9 @@ impl<'de> Visitor<'de> for ClaimsSeed<'_> {
                 "nbf" => set(&mut c.nbf, name, map.next_value::<NumericDate>()?.0)?,
                 "iat" => set(&mut c.iat, name, map.next_value::<NumericDate>()?.0)?,
                 "aud" => {
-                    let mut aud_slot = aud_seen.then_some(());
-                    set(&mut aud_slot, name, ())?;
+                    if aud_seen {
+                        return Err(de::Error::custom(format_args!("duplicate claim {name}")));
+                    }
                     aud_seen = true;
                     c.aud = map.next_value::<StringOrList>()?.0;
                 }
@@ -364,6 +377,14 @@ impl<'de> Visitor<'de> for ScopeSeed<'_> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_the_issuer_is_read_when_routing() {
+        assert_eq!(issuer_of(br#"{"iss":"x","other":[1,{"a":2}]}"#).unwrap().as_deref(), Some("x"));
+        assert_eq!(issuer_of(b"{}").unwrap(), None);
+        assert_eq!(issuer_of(br#"{"iss":1}"#).unwrap_err().kind(), VerifyErrorKind::InvalidClaim);
+        assert_eq!(issuer_of(b"[]").unwrap_err().kind(), VerifyErrorKind::Malformed);
+    }
 
     fn parse(value: Value) -> Result<RawClaims, VerifyErrorKind> {
         parse_with(value, &ClaimNames::default())

@@ -129,11 +129,13 @@ impl TrustedIssuer {
 
 /// RFC 7515 §4.1.9: `typ` compares case-insensitively, `application/` may be left out.
 fn media_type_matches(typ: &str, required: &str) -> bool {
-    let strip = |t: &str| {
-        let lower = t.get(..12).filter(|p| p.eq_ignore_ascii_case("application/"));
-        lower.map_or(t, |_| t.get(12..).unwrap_or_default()).to_owned()
-    };
-    strip(typ).eq_ignore_ascii_case(&strip(required))
+    fn strip(t: &str) -> &str {
+        match t.get(..12) {
+            Some(prefix) if prefix.eq_ignore_ascii_case("application/") => t.get(12..).unwrap_or(t),
+            _ => t,
+        }
+    }
+    strip(typ).eq_ignore_ascii_case(strip(required))
 }
 
 #[derive(Debug)]

@@ -330,21 +330,21 @@ fn parse_jwk(json: &str) -> Result<VerifyingKey, Skip> {
             rsa_key(&n, &e, alg)?
         }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
-            let (kind, len) =
-                if crv == "P-256" { (KeyKind::P256, 32) } else { (KeyKind::P384, 48) };
+            let (algorithm, len) =
+                if crv == "P-256" { (Algorithm::ES256, 32) } else { (Algorithm::ES384, 48) };
             let (x, y) = (component(&jwk.x)?, component(&jwk.y)?);
             if x.len() != len || y.len() != len {
                 return Err(Skip::InvalidKey);
             }
             let point: Vec<u8> = [&[0x04][..], &x, &y].concat();
-            single_key(kind, alg, point)?
+            single_key(algorithm, alg, point)?
         }
         ("OKP", Some("Ed25519")) => {
             let x = component(&jwk.x)?;
             if x.len() != 32 {
                 return Err(Skip::InvalidKey);
             }
-            single_key(KeyKind::Ed25519, alg, x)?
+            single_key(Algorithm::EdDSA, alg, x)?
         }
         _ => return Err(Skip::UnsupportedType),
     };
@@ -353,19 +353,18 @@ fn parse_jwk(json: &str) -> Result<VerifyingKey, Skip> {
 
 type Parsed = (KeyKind, Box<[u8]>, Vec<(Algorithm, ParsedPublicKey)>);
 
-/// An EC or OKP key: one algorithm per curve.
-fn single_key(kind: KeyKind, alg: Option<Algorithm>, bytes: Vec<u8>) -> Result<Parsed, Skip> {
-    let algorithm = match kind {
-        KeyKind::P256 => Algorithm::ES256,
-        KeyKind::P384 => Algorithm::ES384,
-        KeyKind::Ed25519 | KeyKind::Rsa => Algorithm::EdDSA,
-    };
+/// An EC or OKP key: one algorithm per curve, `algorithm`; `alg` must be it when present.
+fn single_key(
+    algorithm: Algorithm,
+    alg: Option<Algorithm>,
+    bytes: Vec<u8>,
+) -> Result<Parsed, Skip> {
     if alg.is_some_and(|a| a != algorithm) {
         return Err(Skip::UnsupportedAlgorithm);
     }
     let parsed =
         ParsedPublicKey::new(algorithm.primitive(), &bytes).map_err(|_| Skip::InvalidKey)?;
-    Ok((kind, bytes.into_boxed_slice(), vec![(algorithm, parsed)]))
+    Ok((algorithm.key_kind(), bytes.into_boxed_slice(), vec![(algorithm, parsed)]))
 }
 
 /// An RSA key, parsed for its own `alg` or, without one, for every RSA algorithm.

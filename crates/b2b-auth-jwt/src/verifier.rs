@@ -8,7 +8,7 @@ use std::time::Duration;
 use b2b_auth_core::{Clock, SystemClock, unix_secs};
 use moka::Expiry;
 
-use crate::claims::{Claims, RawClaims};
+use crate::claims::{Claims, RawClaims, issuer_of};
 use crate::error::{ConfigError, JwksError, VerifyError, VerifyErrorKind};
 use crate::issuer::TrustedIssuer;
 use crate::jws::{CompactJws, DEFAULT_MAX_TOKEN_LEN};
@@ -215,22 +215,6 @@ impl Verifier {
     }
 }
 
-/// Only the `iss` of a claims set (other members skipped without allocating).
-fn issuer_of(payload: &[u8]) -> Result<Option<String>, VerifyError> {
-    #[derive(serde::Deserialize)]
-    struct Iss {
-        iss: Option<String>,
-    }
-    if !crate::keyset::is_json_object(payload) {
-        return Err(VerifyError::new(VerifyErrorKind::Malformed));
-    }
-    serde_json::from_slice::<Iss>(payload).map(|p| p.iss).map_err(|e| {
-        let kind =
-            if e.is_data() { VerifyErrorKind::InvalidClaim } else { VerifyErrorKind::Malformed };
-        VerifyError::new(kind).with_source(e)
-    })
-}
-
 /// Configures a [`Verifier`].
 #[derive(Debug)]
 pub struct VerifierBuilder {
@@ -355,13 +339,5 @@ mod tests {
             Verifier::builder().issuer(issuer).max_token_len(0).build(),
             Err(ConfigError::InvalidSetting { name: "max_token_len", .. })
         ));
-    }
-
-    #[test]
-    fn only_the_issuer_is_read_when_routing() {
-        assert_eq!(issuer_of(br#"{"iss":"x","other":[1,{"a":2}]}"#).unwrap().as_deref(), Some("x"));
-        assert_eq!(issuer_of(b"{}").unwrap(), None);
-        assert_eq!(issuer_of(br#"{"iss":1}"#).unwrap_err().kind(), VerifyErrorKind::InvalidClaim);
-        assert_eq!(issuer_of(b"[]").unwrap_err().kind(), VerifyErrorKind::Malformed);
     }
 }
