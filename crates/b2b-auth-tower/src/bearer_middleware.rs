@@ -7,7 +7,7 @@ use http::Extensions;
 use http::header::AUTHORIZATION;
 use reqwest_middleware::{Middleware, Next};
 
-use crate::add_bearer::token_refused;
+use crate::add_bearer::{replacement_token, token_refused};
 
 /// A [`reqwest_middleware`] middleware that adds `Authorization: Bearer` from a
 /// [`TokenProvider`] to every request and retries once with a fresh token after a `401` for a
@@ -74,15 +74,12 @@ impl Middleware for BearerMiddleware {
         else {
             return Ok(response);
         };
-        self.provider.invalidate(&token);
-        let fresh = self.provider.token().await.map_err(reqwest_middleware::Error::middleware)?;
-        if fresh.generation() == token.generation() {
+        let fresh = replacement_token(&self.provider, &token)
+            .await
+            .map_err(reqwest_middleware::Error::middleware)?;
+        let Some(fresh) = fresh else {
             return Ok(response);
-        }
-        tracing::debug!(
-            fingerprint = token.fingerprint(),
-            "token refused by the server; retrying once with a fresh one"
-        );
+        };
         again.headers_mut().insert(AUTHORIZATION, fresh.authorization().clone());
         next.run(again, extensions).await
     }

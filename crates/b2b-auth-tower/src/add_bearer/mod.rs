@@ -37,15 +37,13 @@
 mod layer;
 mod service;
 
+use b2b_auth_token::{AccessToken, TokenError, TokenProvider};
 use bytes::Bytes;
 use http::header::WWW_AUTHENTICATE;
 use http::{HeaderMap, StatusCode};
 
 pub use layer::AddBearerLayer;
 pub use service::{AddBearer, ResponseFuture};
-
-#[cfg(doc)]
-use b2b_auth_token::TokenProvider;
 
 /// A request body that can be sent twice: the retry after a `401` needs a copy.
 ///
@@ -91,6 +89,25 @@ impl<D> ReplayBody for http_body_util::Empty<D> {
     fn try_clone(&self) -> Option<Self> {
         Some(Self::new())
     }
+}
+
+/// After a server refused `refused` (see [`token_refused`]): the token to retry with once, or
+/// `None` when the provider has no newer one and the refusal stands. Invalidating makes one
+/// refresh serve every request that saw the refusal.
+pub(crate) async fn replacement_token(
+    provider: &TokenProvider,
+    refused: &AccessToken,
+) -> Result<Option<AccessToken>, TokenError> {
+    provider.invalidate(refused);
+    let fresh = provider.token().await?;
+    if fresh.generation() == refused.generation() {
+        return Ok(None);
+    }
+    tracing::debug!(
+        fingerprint = refused.fingerprint(),
+        "token refused by the server; retrying once with a fresh one"
+    );
+    Ok(Some(fresh))
 }
 
 /// Whether a response says the token itself was refused, so that a fresh token may succeed:

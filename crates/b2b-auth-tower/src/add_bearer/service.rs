@@ -9,7 +9,7 @@ use http::{Request, Response};
 use tower::{BoxError, ServiceExt as _};
 use tower_service::Service;
 
-use super::{ReplayBody, token_refused};
+use super::{ReplayBody, replacement_token, token_refused};
 
 /// The future of [`AddBearer`]: boxed, since it may await the token and send twice.
 pub type ResponseFuture<T> = Pin<Box<dyn Future<Output = Result<T, BoxError>> + Send>>;
@@ -104,15 +104,9 @@ where
             else {
                 return Ok(response);
             };
-            provider.invalidate(&token);
-            let fresh = provider.token().await?;
-            if fresh.generation() == token.generation() {
+            let Some(fresh) = replacement_token(&provider, &token).await? else {
                 return Ok(response);
-            }
-            tracing::debug!(
-                fingerprint = token.fingerprint(),
-                "token refused by the server; retrying once with a fresh one"
-            );
+            };
             authorize(&mut again, &fresh);
             let inner = inner.ready().await.map_err(Into::into)?;
             inner.call(again).await.map_err(Into::into)
