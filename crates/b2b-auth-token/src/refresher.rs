@@ -9,7 +9,7 @@ use tokio::time::Instant;
 
 use crate::error::{ConfigError, TokenError};
 use crate::provider::shared::{Shared, classify};
-use crate::provider::{DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN};
+use crate::provider::{DEFAULT_BACKOFF_MAX, DEFAULT_BACKOFF_MIN, DEFAULT_LOCK_TTL};
 use crate::schedule::{Backoff, RefreshPolicy};
 use crate::source::TokenSource;
 use crate::store::{TokenEnvelope, TokenStore};
@@ -100,6 +100,15 @@ impl fmt::Debug for Refresher {
     }
 }
 
+/// What the store holds, as the refresher sees it.
+enum Stored {
+    /// A token of this source that needs nothing yet.
+    Fresh(RefreshOutcome),
+    /// Nothing, or a token to replace: stale, past its refresh point or another source's,
+    /// whose generation the next one follows.
+    Due { generation: u64 },
+}
+
 impl Refresher {
     /// Starts configuring a refresher writing `source`'s tokens into `store`.
     pub fn builder(source: impl TokenSource, store: impl TokenStore) -> RefresherBuilder {
@@ -109,7 +118,7 @@ impl Refresher {
                 store: Arc::new(store),
                 policy: RefreshPolicy::default(),
                 backoff: Backoff { min: DEFAULT_BACKOFF_MIN, max: DEFAULT_BACKOFF_MAX },
-                lock_ttl: Duration::from_secs(15),
+                lock_ttl: DEFAULT_LOCK_TTL,
                 clock: Arc::new(SystemClock),
                 writer: crate::provider::default_writer_id(),
             },
@@ -123,8 +132,8 @@ impl Refresher {
     /// The store's or the token endpoint's [`TokenError`]: a scheduled job should exit
     /// non-zero on it.
     pub async fn refresh_if_needed(&self) -> Result<RefreshOutcome, TokenError> {
-        if let Some(fresh) = self.still_fresh().await? {
-            return Ok(fresh);
+        if let Stored::Fresh(outcome) = self.look().await? {
+            return Ok(outcome);
         }
         let Some(lock) = self.store.try_lock(self.lock_ttl).await? else {
             tracing::info!("another instance holds the refresh lock");
@@ -137,8 +146,8 @@ impl Refresher {
         outcome
     }
 
-    /// The stored token's outcome if it needs nothing, reading the store once.
-    async fn still_fresh(&self) -> Result<Option<RefreshOutcome>, TokenError> {
+    /// What the store holds, reading it once.
+    async fn look(&self) -> Result<Stored, TokenError> {
         let envelope = self.store.load().await?;
         let shared = classify(
             envelope.as_ref(),
@@ -148,22 +157,22 @@ impl Refresher {
             Instant::now(),
             0,
         );
-        let (Shared::Fresh(adoptable), Some(envelope)) = (shared, envelope) else {
-            return Ok(None);
+        let (Shared::Fresh(adoptable), Some(envelope)) = (shared, &envelope) else {
+            return Ok(Stored::Due { generation: envelope.map_or(0, |e| e.generation()) });
         };
-        Ok(Some(RefreshOutcome::StillFresh {
+        Ok(Stored::Fresh(RefreshOutcome::StillFresh {
             generation: adoptable.generation,
             expires_at: envelope.expires_at(),
-            next_refresh: self.next_refresh(&envelope),
+            next_refresh: self.next_refresh(envelope),
         }))
     }
 
     async fn refresh_locked(&self) -> Result<RefreshOutcome, TokenError> {
         // Another writer may have stored a fresh token between the first look and the lock.
-        if let Some(fresh) = self.still_fresh().await? {
-            return Ok(fresh);
-        }
-        let previous = self.store.load().await?.map_or(0, |e| e.generation());
+        let previous = match self.look().await? {
+            Stored::Fresh(outcome) => return Ok(outcome),
+            Stored::Due { generation } => generation,
+        };
         let fetched = self.source.fetch().await?;
         let issued_at = fetched.token().expires_at() - fetched.lifetime();
         let generation = previous + 1;
@@ -264,12 +273,7 @@ impl RefresherBuilder {
     pub fn build(self) -> Result<Refresher, ConfigError> {
         let refresher = self.refresher;
         refresher.policy.check()?;
-        if refresher.backoff.min.is_zero() || refresher.backoff.max < refresher.backoff.min {
-            return Err(ConfigError::OutOfRange {
-                setting: "backoff",
-                reason: "needs 0 < min <= max",
-            });
-        }
+        refresher.backoff.check()?;
         if refresher.lock_ttl.is_zero() {
             return Err(ConfigError::OutOfRange {
                 setting: "lock_ttl",

@@ -109,6 +109,16 @@ pub(crate) struct Backoff {
 }
 
 impl Backoff {
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        if self.min.is_zero() || self.max < self.min {
+            return Err(ConfigError::OutOfRange {
+                setting: "backoff",
+                reason: "needs 0 < min <= max",
+            });
+        }
+        Ok(())
+    }
+
     /// Exponential from `min`, doubling per consecutive failure up to `max`, with "equal
     /// jitter" (a random point in the upper half), and never shorter than the server's
     /// `Retry-After`.

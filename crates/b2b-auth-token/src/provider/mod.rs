@@ -30,6 +30,8 @@ pub use shared::StoreRole;
 pub const DEFAULT_BACKOFF_MIN: Duration = Duration::from_secs(1);
 /// Default longest wait between failed refreshes.
 pub const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// Default life of a store's refresh lock: a holder that dies frees it after this.
+pub(crate) const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(15);
 /// Default least time between two refreshes caused by refused tokens.
 pub const DEFAULT_REFUSAL_COOLDOWN: Duration = Duration::from_secs(10);
 
@@ -679,12 +681,7 @@ impl TokenProviderBuilder {
     /// outside a tokio runtime.
     pub fn build(self) -> Result<TokenProvider, ConfigError> {
         self.policy.check()?;
-        if self.backoff.min.is_zero() || self.backoff.max < self.backoff.min {
-            return Err(ConfigError::OutOfRange {
-                setting: "backoff",
-                reason: "needs 0 < min <= max",
-            });
-        }
+        self.backoff.check()?;
         if self.sharing.lock_ttl.is_zero() || self.sharing.poll_interval.is_zero() {
             return Err(ConfigError::OutOfRange {
                 setting: "lock_ttl and store_poll_interval",

@@ -52,7 +52,7 @@ impl Default for SharingSettings {
     fn default() -> Self {
         Self {
             role: StoreRole::Reader,
-            lock_ttl: Duration::from_secs(15),
+            lock_ttl: super::DEFAULT_LOCK_TTL,
             poll_interval: Duration::from_secs(5),
             fallback_interval: Duration::from_secs(60),
             fallback_jitter: Duration::from_secs(2),
