@@ -6,11 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code: a panic is the failure report
 #![allow(missing_docs)]
 
+mod common;
+
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use b2b_auth_jwt::{Claims, JwkSet, TrustedIssuer, Verifier};
 use b2b_auth_redis::RedisUsageStore;
@@ -21,13 +20,7 @@ use http::{Request, Response, StatusCode};
 use serde_json::json;
 use tower::{Layer as _, Service, ServiceExt as _, service_fn};
 
-/// The futures of the in-process paths complete without waiting: poll once, no executor.
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the in-process path waited"),
-    }
-}
+use common::ready;
 
 fn key_value(n: usize) -> String {
     format!("ck_live_{n:032x}")

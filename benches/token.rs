@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // bench code: a panic is the failure report
 
+mod common;
+
 use std::hint::black_box;
-use std::pin::pin;
 use std::sync::{Arc, Barrier};
-use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
 use b2b_auth_token::{
@@ -51,11 +51,7 @@ fn fresh_provider() -> TokenProvider {
 
 /// Polls `token()` once; a fresh token is ready at once.
 fn token_now(provider: &TokenProvider) -> AccessToken {
-    let mut context = Context::from_waker(Waker::noop());
-    match pin!(provider.token()).poll(&mut context) {
-        Poll::Ready(token) => token.unwrap(),
-        Poll::Pending => panic!("a fresh token must be ready at the first poll"),
-    }
+    common::ready(provider.token()).unwrap()
 }
 
 fn bench(c: &mut Criterion) {

@@ -7,42 +7,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code: a panic is the failure report
 #![allow(missing_docs)]
 
+mod common;
+
 use std::convert::Infallible;
-use std::future::Future;
 use std::hint::black_box;
 use std::net::SocketAddr;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
-use b2b_auth_jwt::{JwkSet, TrustedIssuer, Verifier};
+use b2b_auth_jwt::Verifier;
 use b2b_auth_policy::{AccessGuard, Api, IpRule, IpSet, ResourcePolicy};
-use b2b_auth_testkit::{TestKey, jwks};
+use b2b_auth_testkit::TestKey;
 use b2b_auth_tower::{EnforcePolicyLayer, PeerAddr, RequireBearerLayer, ScopeRoutes};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
-use serde_json::json;
 use tower::{Layer, Service, service_fn};
 
-const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123";
+use common::{cognito_claims, cognito_verifier, ready};
 
 /// A Cognito client-credentials access token (RS256), as in the `verify` bench.
 fn token() -> String {
-    let now = b2b_auth_core::unix_secs(std::time::SystemTime::now());
-    TestKey::RSA.sign(&json!({
-        "sub": "car-orders", "token_use": "access", "scope": "tires/orders.write tires/orders.read",
-        "auth_time": now, "iss": ISSUER, "exp": now + 3600, "iat": now, "version": 2,
-        "jti": "0f8fad5b-d9cb-469f-a165-70867728950e", "client_id": "car-orders",
-    }))
+    TestKey::RSA.sign(&cognito_claims())
 }
 
 fn verifier(cache: u64) -> Verifier {
-    let keys = JwkSet::from_json(jwks(&[TestKey::RSA]).to_string().as_bytes()).unwrap();
-    let issuer = TrustedIssuer::cognito("eu-west-1", "eu-west-1_AbCdEf123")
-        .static_keys(keys)
-        .client_ids(["car-orders"])
-        .build()
-        .unwrap();
-    Verifier::builder().issuer(issuer).cache_capacity(cache).build().unwrap()
+    cognito_verifier(TestKey::RSA, cache)
 }
 
 fn bearer(verifier: Verifier) -> RequireBearerLayer {
@@ -85,14 +72,6 @@ fn request(token: &str) -> Request<()> {
         .unwrap();
     request.extensions_mut().insert(PeerAddr("198.51.100.3:40000".parse::<SocketAddr>().unwrap()));
     request
-}
-
-/// Everything here completes without waiting: poll once, no executor.
-fn ready<F: Future>(future: F) -> F::Output {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("the service waited"),
-    }
 }
 
 /// One request through `service`, as a server does it: ready, call, await.

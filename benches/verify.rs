@@ -6,39 +6,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)] // bench code: a panic is the failure report
 #![allow(missing_docs)]
 
-use std::future::Future;
+mod common;
+
 use std::hint::black_box;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
-use b2b_auth_jwt::{JwkSet, TrustedIssuer, Verifier};
 use b2b_auth_testkit::TestKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use serde_json::json;
 
-const ISSUER: &str = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123";
-
-/// Cognito's claim set for a client-credentials access token.
-fn cognito_claims() -> serde_json::Value {
-    let now = b2b_auth_core::unix_secs(std::time::SystemTime::now());
-    json!({
-        "sub": "car-orders", "token_use": "access", "scope": "tires/orders.write tires/orders.read",
-        "auth_time": now, "iss": ISSUER, "exp": now + 3600, "iat": now, "version": 2,
-        "jti": "0f8fad5b-d9cb-469f-a165-70867728950e", "client_id": "car-orders",
-    })
-}
-
-/// Our futures complete without waiting once the keys are loaded: poll once, no executor.
-fn ready<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(output) => output,
-        Poll::Pending => panic!("verification waited"),
-    }
-}
+use common::{ISSUER, cognito_claims, cognito_verifier, ready};
 
 fn primitive(key: TestKey) -> ParsedPublicKey {
     let jwk = key.public_jwk_json();
@@ -53,16 +31,6 @@ fn primitive(key: TestKey) -> ParsedPublicKey {
         }
         _ => ParsedPublicKey::new(&signature::ED25519, field("x")).unwrap(),
     }
-}
-
-fn verifier(key: TestKey, cache: u64) -> Verifier {
-    let jwks = json!({ "keys": [key.public_jwk_json()] }).to_string();
-    let issuer = TrustedIssuer::cognito("eu-west-1", "eu-west-1_AbCdEf123")
-        .static_keys(JwkSet::from_json(jwks.as_bytes()).unwrap())
-        .client_ids(["car-orders"])
-        .build()
-        .unwrap();
-    Verifier::builder().issuer(issuer).cache_capacity(cache).build().unwrap()
 }
 
 fn verify(c: &mut Criterion) {
@@ -94,12 +62,12 @@ fn verify(c: &mut Criterion) {
             });
         });
 
-        let uncached = verifier(key, 0);
+        let uncached = cognito_verifier(key, 0);
         group.bench_function(format!("{alg}/c_verifier_no_cache"), |b| {
             b.iter(|| ready(uncached.verify(black_box(&token))).unwrap());
         });
 
-        let cached = verifier(key, 1_000);
+        let cached = cognito_verifier(key, 1_000);
         ready(cached.verify(&token)).unwrap();
         group.bench_function(format!("{alg}/d_verifier_cache_hit"), |b| {
             b.iter(|| ready(cached.verify(black_box(&token))).unwrap());
