@@ -52,51 +52,42 @@ pub(crate) struct AuditEvent<'a> {
     pub(crate) route: &'a str,
 }
 
+/// One `tracing` event of `$event` at `$level` (a constant: callsites are static), with every
+/// field of the decision and any extra ones. `status` is `None` on allows: not recorded.
+macro_rules! audit_event {
+    ($level:expr, $event:expr, $decision:literal $(, $field:ident = $value:expr)*) => {
+        tracing::event!(
+            target: AUDIT_TARGET,
+            $level,
+            layer = $event.layer,
+            decision = $decision,
+            reason = %$event.reason,
+            status = $event.status,
+            client_ip = $event.client_ip.map(tracing::field::display),
+            provenance = $event.provenance.map(tracing::field::display),
+            client_id = $event.client_id,
+            method = %$event.method,
+            route = $event.route,
+            $($field = $value,)*
+        )
+    };
+}
+
 impl AuditEvent<'_> {
     /// Emits the event: allows at `debug`; denies at `info`, at most 20 per second (bursts
     /// of 100), the excess at `debug` and counted in the next `info` event's `suppressed`.
     pub(crate) fn emit(&self) {
-        let client_ip = self.client_ip.map(tracing::field::display);
-        let provenance = self.provenance.map(tracing::field::display);
         match self.outcome {
-            Outcome::Allow => tracing::debug!(
-                target: AUDIT_TARGET,
-                layer = self.layer,
-                decision = "allow",
-                reason = %self.reason,
-                client_ip,
-                provenance,
-                client_id = self.client_id,
-                method = %self.method,
-                route = self.route,
-            ),
-            Outcome::Deny if DENY_EVENTS.check().is_ok() => tracing::info!(
-                target: AUDIT_TARGET,
-                layer = self.layer,
-                decision = "deny",
-                reason = %self.reason,
-                status = self.status,
-                client_ip,
-                provenance,
-                client_id = self.client_id,
-                method = %self.method,
-                route = self.route,
-                suppressed = SUPPRESSED.swap(0, Ordering::Relaxed),
+            Outcome::Allow => audit_event!(tracing::Level::DEBUG, self, "allow"),
+            Outcome::Deny if DENY_EVENTS.check().is_ok() => audit_event!(
+                tracing::Level::INFO,
+                self,
+                "deny",
+                suppressed = SUPPRESSED.swap(0, Ordering::Relaxed)
             ),
             Outcome::Deny => {
                 SUPPRESSED.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(
-                    target: AUDIT_TARGET,
-                    layer = self.layer,
-                    decision = "deny",
-                    reason = %self.reason,
-                    status = self.status,
-                    client_ip,
-                    provenance,
-                    client_id = self.client_id,
-                    method = %self.method,
-                    route = self.route,
-                );
+                audit_event!(tracing::Level::DEBUG, self, "deny");
             }
         }
     }
