@@ -174,15 +174,9 @@ impl Refresher {
             Stored::Due { generation } => generation,
         };
         let fetched = self.source.fetch().await?;
-        let issued_at = fetched.token().expires_at() - fetched.lifetime();
         let generation = previous + 1;
-        let envelope = TokenEnvelope::new(
-            fetched.token(),
-            issued_at,
-            self.source.key(),
-            generation,
-            &self.writer,
-        );
+        let envelope =
+            TokenEnvelope::for_fetched(&fetched, self.source.key(), generation, &self.writer);
         self.store.save(&envelope).await?;
         let next_refresh = self.next_refresh(&envelope);
         tracing::info!(

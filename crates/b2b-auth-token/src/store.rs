@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{TokenError, TokenErrorKind};
-use crate::source::{BoxFuture, SourceKey};
+use crate::source::{BoxFuture, FetchedToken, SourceKey};
 use crate::token::{AccessToken, fingerprint};
 
 /// The envelope format version this crate writes and reads.
@@ -69,6 +69,17 @@ impl TokenEnvelope {
             writer: writer.into(),
             key: key_fingerprint(key),
         }
+    }
+
+    /// An envelope for a token just fetched: issued `lifetime` before it expires.
+    pub(crate) fn for_fetched(
+        fetched: &FetchedToken,
+        key: &SourceKey,
+        generation: u64,
+        writer: &str,
+    ) -> Self {
+        let issued_at = fetched.token.expires_at() - fetched.lifetime;
+        Self::new(&fetched.token, issued_at, key, generation, writer)
     }
 
     /// Parses the JSON a store kept.

@@ -278,15 +278,13 @@ impl TokenProvider {
 
     /// Writes a fetched token for the other instances.
     pub(super) async fn save(&self, store: &Arc<dyn TokenStore>, fetched: &FetchedToken) {
-        let issued_at = fetched.token.expires_at() - fetched.lifetime;
         let generation = {
             let mut state = lock(&self.inner.state);
             state.max_generation += 1;
             state.max_generation
         };
-        let envelope = TokenEnvelope::new(
-            &fetched.token,
-            issued_at,
+        let envelope = TokenEnvelope::for_fetched(
+            fetched,
             self.inner.source.key(),
             generation,
             &self.inner.writer,
