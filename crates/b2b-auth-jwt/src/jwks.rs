@@ -122,6 +122,18 @@ impl Snapshot {
         let keys = self.keys.as_ref()?;
         self.usable_until.is_none_or(|until| now < until).then_some(keys)
     }
+
+    /// The keys to serve at `now` without waiting, and whether a background refresh is due;
+    /// `None` when there are none, or when they are past their TTL while the endpoint works:
+    /// then wait for fresh keys (a key the issuer removed must stop verifying). While
+    /// refreshes fail, the stale keys serve.
+    fn serving(&self, now: Instant) -> Option<(&Arc<JwkSet>, bool)> {
+        let keys = self.usable(now)?;
+        if now >= self.fresh_until && !self.failing {
+            return None;
+        }
+        Some((keys, now >= self.refresh_at))
+    }
 }
 
 type Outcome = Result<(), Arc<JwksError>>;
@@ -232,13 +244,10 @@ impl Jwks {
     pub(crate) fn holds(&self, key: &Arc<VerifyingKey>) -> bool {
         let now = Instant::now();
         let state = self.inner.state.load();
-        let Some(keys) = state.usable(now) else {
+        let Some((keys, refresh_due)) = state.serving(now) else {
             return false;
         };
-        if now >= state.refresh_at {
-            if now >= state.fresh_until && !state.failing {
-                return false;
-            }
+        if refresh_due {
             let _ = self.start_or_join(now, Reason::Background);
         }
         keys.holds(key)
@@ -251,37 +260,33 @@ impl Jwks {
         allowed: AlgorithmSet,
     ) -> Result<Arc<VerifyingKey>, VerifyError> {
         let now = Instant::now();
-        {
+        let served = {
             let state = self.inner.state.load();
-            if let Some(keys) = state.usable(now) {
-                // Past the TTL with a working endpoint, wait for fresh keys (a key the issuer
-                // removed must stop verifying); while refreshes fail, serve the stale keys.
-                let must_wait = now >= state.fresh_until && !state.failing;
-                if now >= state.refresh_at && !must_wait {
+            state.serving(now).map(|(keys, refresh_due)| {
+                if refresh_due {
                     // The receiver is dropped: nobody waits for a background refresh.
                     let _ = self.start_or_join(now, Reason::Background);
                 }
-                if !must_wait {
-                    match jws.check_key(keys, allowed) {
-                        Err(e) if e.kind() == VerifyErrorKind::UnknownKey => {}
-                        found => return found.cloned(),
-                    }
-                    drop(state);
-                    return self.key_after_unknown_kid(jws, allowed, now).await;
-                }
+                jws.check_key(keys, allowed).cloned()
+            })
+        };
+        let (found, now) = match served {
+            Some(found) => (found, now),
+            None => {
+                // No keys yet, or keys past their TTL: wait for the refresh.
+                let outcome = self.start_or_join(now, Reason::Required)?;
+                let failure = wait(outcome).await.err();
+                let now = Instant::now();
+                let state = self.inner.state.load();
+                let keys = state.usable(now).ok_or_else(|| self.unavailable(failure))?;
+                (jws.check_key(keys, allowed).cloned(), now)
             }
-        }
-        // No keys yet, or keys past their TTL: wait for the refresh.
-        let outcome = self.start_or_join(now, Reason::Required)?;
-        let failure = wait(outcome).await.err();
-        let state = self.inner.state.load();
-        let keys = state.usable(Instant::now()).ok_or_else(|| self.unavailable(failure))?;
-        match jws.check_key(keys, allowed) {
+        };
+        match found {
             Err(e) if e.kind() == VerifyErrorKind::UnknownKey => {
-                drop(state);
-                self.key_after_unknown_kid(jws, allowed, Instant::now()).await
+                self.key_after_unknown_kid(jws, allowed, now).await
             }
-            found => found.cloned(),
+            found => found,
         }
     }
 
