@@ -39,10 +39,18 @@ fn provider(issuer: &Issuer) -> TokenProviderBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_at_expiry_cause_one_request() {
-    let server = start_short_lived_issuer(Duration::from_secs(2)).await;
+    let server = start_short_lived_issuer(Duration::from_secs(3)).await;
     let issuer = server.issuer();
-    // No background refresh: the token expires under the callers' feet.
-    let provider = provider(issuer).background_refresh(false).build().unwrap();
+    // No background refresh and no refresh zone: the token expires under the callers' feet,
+    // and nothing but expiry makes a caller refresh, however long a thousand callers take on a
+    // loaded machine.
+    let at_expiry_only = RefreshPolicy::default()
+        .fraction(1.0)
+        .lead(Duration::ZERO)
+        .jitter(0.0)
+        .margin(Duration::ZERO);
+    let provider =
+        provider(issuer).background_refresh(false).refresh_policy(at_expiry_only).build().unwrap();
 
     let callers = |provider: TokenProvider| async move {
         let tasks: Vec<_> = (0..1000)
@@ -61,7 +69,7 @@ async fn a_thousand_callers_at_expiry_cause_one_request() {
     assert_eq!(callers(provider.clone()).await.len(), 1, "everyone got the same token");
     assert_eq!(issuer.stats().token_requests, 1);
 
-    tokio::time::sleep(Duration::from_millis(2100)).await; // expired now
+    tokio::time::sleep(Duration::from_millis(3100)).await; // expired now
     assert_eq!(provider.health().status, TokenStatus::Stale);
     assert_eq!(callers(provider.clone()).await.len(), 1);
     assert_eq!(issuer.stats().token_requests, 2, "exactly one more request at expiry");
