@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use b2b_auth_issuer::{Issuer, IssuerServer};
+use b2b_auth_issuer::{Issuer, IssuerServer, SigningKey};
 use b2b_auth_jwt::{ScopePolicy, TrustedIssuer, TrustedIssuerBuilder, Verifier, VerifyErrorKind};
 use b2b_auth_testkit::{ManualClock, TestKey, jwt_parts, sample_pool, start_issuer};
 use base64::Engine as _;
@@ -365,8 +365,10 @@ async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     let verifier = setup.verifier_with(
         setup
             .trusted()
-            .jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(Duration::from_millis(500))),
+            .jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(Duration::from_secs(1))),
     );
+    // Generated up front: RSA key generation on a loaded machine can outlast the cool-down.
+    let newer_key = SigningKey::generate().unwrap();
     let old = setup.token("car-orders");
     assert!(verifier.verify(&old).await.is_ok());
     setup.issuer().rotate_to(TestKey::RSA_B.issuer_signing_key()).unwrap();
@@ -377,12 +379,12 @@ async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     assert!(verifier.verify(&old).await.is_ok(), "the old key is still published");
     assert_eq!(setup.issuer().stats().jwks_requests, 2);
     // Inside the cool-down of that refresh, the next unknown kid fails at once ...
-    setup.issuer().rotate_key().unwrap();
+    setup.issuer().rotate_to(newer_key).unwrap();
     let newer = setup.token("car-orders");
     assert_eq!(verifier.verify(&newer).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
     assert_eq!(setup.issuer().stats().jwks_requests, 2);
     // ... and after it, one more refresh learns it.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(verifier.verify(&newer).await.is_ok());
     assert_eq!(setup.issuer().stats().jwks_requests, 3);
 
