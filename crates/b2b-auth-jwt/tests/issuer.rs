@@ -362,10 +362,9 @@ async fn keys_are_bound_to_their_issuer() {
 async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     let setup = Setup::start().await;
     let ttl = Duration::from_secs(3);
+    let cooldown = Duration::from_secs(1);
     let verifier = setup.verifier_with(
-        setup
-            .trusted()
-            .jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(Duration::from_secs(1))),
+        setup.trusted().jwks_with(|j| j.ttl(ttl).ttl_bounds(ttl, ttl).cooldown(cooldown)),
     );
     // Generated up front: RSA key generation on a loaded machine can outlast the cool-down.
     let newer_key = SigningKey::generate().unwrap();
@@ -384,7 +383,7 @@ async fn rotation_new_keys_are_fetched_and_removed_keys_stop_verifying() {
     assert_eq!(verifier.verify(&newer).await.unwrap_err().kind(), VerifyErrorKind::UnknownKey);
     assert_eq!(setup.issuer().stats().jwks_requests, 2);
     // ... and after it, one more refresh learns it.
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(cooldown + Duration::from_millis(100)).await;
     assert!(verifier.verify(&newer).await.is_ok());
     assert_eq!(setup.issuer().stats().jwks_requests, 3);
 

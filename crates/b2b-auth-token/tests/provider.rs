@@ -39,7 +39,8 @@ fn provider(issuer: &Issuer) -> TokenProviderBuilder {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_callers_at_expiry_cause_one_request() {
-    let server = start_short_lived_issuer(Duration::from_secs(3)).await;
+    let lifetime = Duration::from_secs(3);
+    let server = start_short_lived_issuer(lifetime).await;
     let issuer = server.issuer();
     // No background refresh and no refresh zone: the token expires under the callers' feet,
     // and nothing but expiry makes a caller refresh, however long a thousand callers take on a
@@ -69,7 +70,7 @@ async fn a_thousand_callers_at_expiry_cause_one_request() {
     assert_eq!(callers(provider.clone()).await.len(), 1, "everyone got the same token");
     assert_eq!(issuer.stats().token_requests, 1);
 
-    tokio::time::sleep(Duration::from_millis(3100)).await; // expired now
+    tokio::time::sleep(lifetime + Duration::from_millis(100)).await; // expired now
     assert_eq!(provider.health().status, TokenStatus::Stale);
     assert_eq!(callers(provider.clone()).await.len(), 1);
     assert_eq!(issuer.stats().token_requests, 2, "exactly one more request at expiry");
